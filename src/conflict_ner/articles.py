@@ -1,0 +1,376 @@
+"""Articles: ingest raw files, clean them, give them content-hash ids, find
+duplicates and near-duplicates, and split them into leak-free train/dev/test
+sets and cross-validation folds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from sklearn.model_selection import LeaveOneGroupOut
+
+from conflict_ner.tasks import InvalidInput, Problem, iter_jsonl, write_jsonl, write_text_atomic
+
+SPLITS = ("train", "dev", "test")
+
+# Lines that are page furniture, not prose (matched against a whole stripped line).
+FURNITURE = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\d+\s*(min|mins|minute|minutes)\s+read",
+        r"\[?\s*click to enlarge\s*\]?",
+        r"comments?",
+        r"please let us know if you('|’)re having issues with commenting\.?",
+        r"advertisement",
+        r"share( this( article)?)?( on \w+)?",
+        r"(skip to|jump to) (main )?content",
+    )
+]
+
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+DATE_LINE = re.compile(
+    rf"^(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?"
+    rf"(?:\d{{1,2}}\s+(?:{MONTHS}),?\s+\d{{4}}|(?:{MONTHS})\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})$",
+    re.IGNORECASE,
+)
+DATE_FORMATS = ("%d %B %Y", "%B %d %Y", "%Y-%m-%d")
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class Article:
+    """One cleaned news article."""
+
+    id: str
+    title: str | None
+    date: str | None
+    source: str
+    text: str
+    url: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class NearDuplicate:
+    """Two articles that retell the same story."""
+
+    a: str
+    b: str
+    jaccard: float
+    shared_passages: int
+
+
+@dataclass
+class IngestReport:
+    """What ingest kept, dropped and flagged."""
+
+    articles: list[Article] = field(default_factory=list)
+    exact_duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped, kept)
+    near_duplicates: list[NearDuplicate] = field(default_factory=list)
+
+
+def content_id(text: str) -> str:
+    """Stable article id: the first 16 hex digits of the SHA-256 of the cleaned text."""
+    return hashlib.sha256(text.encode("utf8")).hexdigest()[:16]
+
+
+def parse_date(line: str) -> str | None:
+    """ISO date of a line that is only a date ("22 August, 2016"), else None."""
+    line = line.strip()
+    if not DATE_LINE.match(line):
+        return None
+    core = re.sub(r"^\w+day,?\s+", "", line, flags=re.IGNORECASE).replace(",", "")
+    core = re.sub(r"\s+", " ", core)
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(core, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _normalise_line(line: str) -> str:
+    # Non-breaking and other odd spaces become plain spaces; runs collapse to one.
+    return re.sub(r"[^\S\n]+", " ", line).strip()
+
+
+def _is_furniture(line: str) -> bool:
+    return any(p.fullmatch(line) for p in FURNITURE)
+
+
+def _looks_like_headline(line: str) -> bool:
+    return len(line.split()) <= 20 and not line.endswith((".", "!", "?", "”", '"', ":"))
+
+
+def _headline(lines: list[str]) -> tuple[str | None, int]:
+    """The title and how many leading lines it used (a headline may wrap onto a second line)."""
+    if not lines or not _looks_like_headline(lines[0]):
+        return None, 0
+    if (
+        len(lines) > 1
+        and len(lines[1].split()) <= 6
+        and _looks_like_headline(lines[1])
+        and lines[1] != lines[0]
+        and len(lines[0].split()) + len(lines[1].split()) <= 20
+    ):
+        return f"{lines[0]} {lines[1]}", 2
+    return lines[0], 1
+
+
+def clean_text(raw: str) -> tuple[str, str | None, str | None]:
+    """Cleaned text (paragraphs joined by blank lines), its title and its ISO date.
+
+    Drops page furniture, standalone date lines (kept as the date), repeats of
+    the title and empty lines; every other line stays verbatim.
+    """
+    lines = [_normalise_line(line) for line in raw.replace("\r\n", "\n").split("\n")]
+    lines = [line for line in lines if line and not _is_furniture(line)]
+    date = None
+    kept: list[str] = []
+    for line in lines:
+        parsed = parse_date(line)
+        if parsed:
+            date = date or parsed
+            continue
+        kept.append(line)
+    title, used = _headline(kept)
+    body = [line for line in kept[used:] if line != title]
+    paragraphs = ([title] if title else []) + body
+    return "\n\n".join(paragraphs), title, date
+
+
+def article_from_text(raw: str, source: str, **fields: Any) -> Article:
+    """An Article from raw text; explicit fields (title, date, url) win over what is found."""
+    text, title, date = clean_text(raw)
+    return Article(
+        id=content_id(text),
+        title=fields.get("title") or title,
+        date=fields.get("date") or date,
+        source=source,
+        text=text,
+        url=fields.get("url"),
+    )
+
+
+def _read_txt(path: Path) -> Iterator[Article | Problem]:
+    try:
+        raw = path.read_bytes().decode("utf8")
+    except UnicodeDecodeError as err:
+        yield Problem(path, raw_line(path, err.start), f"not UTF-8 (byte {err.start}): {err.reason}")
+        return
+    if not raw.strip():
+        yield Problem(path, 0, "empty file")
+        return
+    yield article_from_text(raw, path.name)
+
+
+def raw_line(path: Path, byte_offset: int) -> int:
+    """The 1-based line number of a byte offset in a file."""
+    return path.read_bytes()[:byte_offset].count(b"\n") + 1
+
+
+def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
+    for number, item in iter_jsonl(path):
+        if isinstance(item, Problem):
+            yield item
+            continue
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            yield Problem(path, number, "needs a non-empty 'text' field")
+            continue
+        meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+        fields = {k: item.get(k) or meta.get(k) for k in ("title", "date", "url")}
+        yield article_from_text(text, f"{path.name}:{number}", **fields)
+
+
+def _input_files(paths: Iterable[Path]) -> Iterator[Path | Problem]:
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix in (".txt", ".jsonl"))
+            if not files:
+                yield Problem(path, 0, "folder holds no .txt or .jsonl files")
+            yield from files
+        elif path.suffix in (".txt", ".jsonl") and path.is_file():
+            yield path
+        elif not path.exists():
+            yield Problem(path, 0, "no such file or folder")
+        else:
+            yield Problem(path, 0, "expected a .txt or .jsonl file, or a folder of them")
+
+
+def read_articles(paths: Iterable[Path]) -> list[Article]:
+    """Every article in the given files and folders; raises InvalidInput listing all problems."""
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    for item in _input_files(paths):
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        reader = _read_jsonl if item.suffix == ".jsonl" else _read_txt
+        for result in reader(item):
+            (problems if isinstance(result, Problem) else articles).append(result)
+    if problems:
+        raise InvalidInput(problems)
+    return articles
+
+
+def shingles(text: str, size: int) -> set[tuple[str, ...]]:
+    """The set of lowercased word n-grams of a text."""
+    words = WORD.findall(text.lower())
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def find_near_duplicates(
+    articles: list[Article],
+    shingle_size: int = 5,
+    passage_size: int = 10,
+    min_jaccard: float = 0.3,
+) -> list[NearDuplicate]:
+    """Pairs that share a passage of ``passage_size`` words or whose shingled
+    Jaccard similarity reaches ``min_jaccard``.
+
+    A shared passage is enough: a retold story that repeats one sentence
+    would leak that sentence from training into a test split.
+    """
+    small = {a.id: shingles(a.text, shingle_size) for a in articles}
+    large = {a.id: shingles(a.text, passage_size) for a in articles}
+    pairs = []
+    for a, b in combinations(articles, 2):
+        union = small[a.id] | small[b.id]
+        jaccard = len(small[a.id] & small[b.id]) / len(union) if union else 0.0
+        shared = len(large[a.id] & large[b.id])
+        if shared or jaccard >= min_jaccard:
+            pairs.append(NearDuplicate(a.id, b.id, round(jaccard, 4), shared))
+    return pairs
+
+
+def ingest(paths: Iterable[Path]) -> IngestReport:
+    """Read, clean and deduplicate articles; flag near-duplicates."""
+    report = IngestReport()
+    seen: dict[str, Article] = {}
+    for article in read_articles(paths):
+        if article.id in seen:
+            report.exact_duplicates.append((article.source, seen[article.id].source))
+            continue
+        seen[article.id] = article
+    report.articles = list(seen.values())
+    report.near_duplicates = find_near_duplicates(report.articles)
+    return report
+
+
+def write_articles(path: Path, articles: Iterable[Article]) -> None:
+    """Write articles as JSONL, atomically."""
+    write_jsonl(path, (a.to_record() for a in articles))
+
+
+def load_articles(path: Path) -> list[Article]:
+    """Articles from a corpus JSONL file written by ``write_articles``."""
+    problems: list[Problem] = []
+    articles: list[Article] = []
+    for number, item in iter_jsonl(Path(path)):
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        try:
+            articles.append(Article(**item))
+        except TypeError as err:
+            problems.append(Problem(Path(path), number, f"not an article record: {err}"))
+    if problems:
+        raise InvalidInput(problems)
+    return articles
+
+
+def duplicate_groups(ids: list[str], pairs: Iterable[NearDuplicate]) -> list[list[str]]:
+    """Connected groups of article ids, linking every near-duplicate pair."""
+    parent = {i: i for i in ids}
+
+    def root(i: str) -> str:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for pair in pairs:
+        if pair.a in parent and pair.b in parent:
+            parent[root(pair.a)] = root(pair.b)
+    groups: dict[str, list[str]] = {}
+    for i in ids:
+        groups.setdefault(root(i), []).append(i)
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+
+
+def _group_order_key(group: list[str], seed: int) -> str:
+    return hashlib.sha256(f"{seed}:{','.join(group)}".encode()).hexdigest()
+
+
+def assign_splits(
+    groups: list[list[str]], dev: float = 0.2, test: float = 0.2, seed: int = 0
+) -> dict[str, list[str]]:
+    """Whole groups of articles to train/dev/test, deterministically.
+
+    Groups are ordered by a hash of their ids and the seed; the first ones
+    fill test, then dev, the rest train. With three groups or more, dev and
+    test get at least one group each.
+    """
+    ordered = sorted(groups, key=lambda g: _group_order_key(g, seed))
+    n = len(ordered)
+    n_test = max(1, round(n * test)) if n >= 3 else 0
+    n_dev = max(1, round(n * dev)) if n >= 3 else 0
+    chosen = {
+        "test": ordered[:n_test],
+        "dev": ordered[n_test : n_test + n_dev],
+        "train": ordered[n_test + n_dev :],
+    }
+    return {name: sorted(i for g in chosen[name] for i in g) for name in SPLITS}
+
+
+def make_splits(
+    articles: list[Article], dev: float = 0.2, test: float = 0.2, seed: int = 0
+) -> dict[str, Any]:
+    """The splits.json content: splits, the groups behind them and the near-duplicates."""
+    pairs = find_near_duplicates(articles)
+    groups = duplicate_groups([a.id for a in articles], pairs)
+    return {
+        "seed": seed,
+        "ratios": {"dev": dev, "test": test},
+        "splits": assign_splits(groups, dev, test, seed),
+        "groups": groups,
+        "near_duplicates": [asdict(p) for p in pairs],
+    }
+
+
+def write_splits(path: Path, splits: dict[str, Any]) -> None:
+    """Write splits.json atomically."""
+    write_text_atomic(path, json.dumps(splits, indent=2) + "\n")
+
+
+def load_splits(path: Path) -> dict[str, Any]:
+    """Read splits.json."""
+    return json.loads(Path(path).read_text(encoding="utf8"))
+
+
+def split_of(splits: dict[str, Any]) -> dict[str, str]:
+    """Article id -> split name."""
+    return {i: name for name, ids in splits["splits"].items() for i in ids}
+
+
+def article_folds(splits: dict[str, Any]) -> list[tuple[list[str], list[str]]]:
+    """Leave-one-group-out folds over all articles: (train ids, held-out ids).
+
+    Near-duplicate articles form one group, so they are held out together.
+    """
+    ids = [i for group in splits["groups"] for i in group]
+    labels = [n for n, group in enumerate(splits["groups"]) for _ in group]
+    folds = []
+    for train_idx, test_idx in LeaveOneGroupOut().split(ids, groups=labels):
+        folds.append(([ids[i] for i in train_idx], [ids[i] for i in test_idx]))
+    return folds
