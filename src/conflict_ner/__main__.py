@@ -1,0 +1,3 @@
+from conflict_ner.cli import main
+
+main()
