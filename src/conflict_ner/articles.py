@@ -162,20 +162,17 @@ def article_from_text(raw: str, source: str, **fields: Any) -> Article:
 
 
 def _read_txt(path: Path) -> Iterator[Article | Problem]:
+    data = path.read_bytes()
     try:
-        raw = path.read_bytes().decode("utf8")
+        raw = data.decode("utf8")
     except UnicodeDecodeError as err:
-        yield Problem(path, raw_line(path, err.start), f"not UTF-8 (byte {err.start}): {err.reason}")
+        line = data[: err.start].count(b"\n") + 1
+        yield Problem(path, line, f"not UTF-8 (byte {err.start}): {err.reason}")
         return
     if not raw.strip():
         yield Problem(path, 0, "empty file")
         return
     yield article_from_text(raw, path.name)
-
-
-def raw_line(path: Path, byte_offset: int) -> int:
-    """The 1-based line number of a byte offset in a file."""
-    return path.read_bytes()[:byte_offset].count(b"\n") + 1
 
 
 def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
@@ -244,7 +241,8 @@ def find_near_duplicates(
     small = {a.id: shingles(a.text, shingle_size) for a in articles}
     large = {a.id: shingles(a.text, passage_size) for a in articles}
     pairs = []
-    for a, b in combinations(articles, 2):
+    # Sorted by id so the report does not depend on input order.
+    for a, b in combinations(sorted(articles, key=lambda x: x.id), 2):
         union = small[a.id] | small[b.id]
         jaccard = len(small[a.id] & small[b.id]) / len(union) if union else 0.0
         shared = len(large[a.id] & large[b.id])

@@ -31,7 +31,7 @@ def fail(problems: list[Problem] | str, code: int = 1) -> None:
 
 @app.command()
 def ingest(
-    inputs: list[Path] = typer.Argument(..., help=".txt files, JSONL with a text field, or folders"),
+    inputs: list[Path] = typer.Argument(..., help=".txt files, JSONL with text, or folders"),
     out: Path = typer.Option(Path("corpus/articles.jsonl"), help="Articles JSONL to write"),
     splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file to write"),
     seed: int = typer.Option(0, help="Seed that orders article groups into splits"),

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -282,7 +283,7 @@ def _check_overlaps(spans: list[Any]) -> list[str]:
     return [
         f"spans overlap: {a['start']}-{a['end']} {a.get('label')} and "
         f"{b['start']}-{b['end']} {b.get('label')}"
-        for a, b in zip(ordered, ordered[1:], strict=False)
+        for a, b in pairwise(ordered)
         if b["start"] < a["end"]
     ]
 

@@ -1,0 +1,162 @@
+"""Ingest, cleaning, duplicates, splits and folds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conflict_ner.articles import (
+    article_folds,
+    clean_text,
+    content_id,
+    ingest,
+    load_articles,
+    load_splits,
+    make_splits,
+    parse_date,
+    split_of,
+)
+from conflict_ner.cli import app
+from conflict_ner.tasks import InvalidInput
+
+runner = CliRunner()
+
+RAW = """Kurds take the city
+
+Kurds take the city
+
+Fighters took  the\tcity on Monday.
+2 min read
+22 August, 2016
+{blank}
+      [Click to enlarge]
+A second paragraph about Qamishli.
+COMMENTS
+Please let us know if you're having issues with commenting.
+""".format(blank="     ")
+
+
+def test_clean_text_removes_furniture_keeps_sentences() -> None:
+    text, title, date = clean_text(RAW)
+    assert title == "Kurds take the city"
+    assert date == "2016-08-22"
+    assert text == (
+        "Kurds take the city\n\nFighters took the city on Monday.\n\n"
+        "A second paragraph about Qamishli."
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "iso"),
+    [
+        ("22 August, 2016", "2016-08-22"),
+        ("August 22, 2016", "2016-08-22"),
+        ("Monday, 22 August 2016", "2016-08-22"),
+        ("2015-06-01", "2015-06-01"),
+        ("On 22 August, 2016 the YPG attacked", None),
+        ("31 February 2016", None),
+    ],
+)
+def test_parse_date(line: str, iso: str | None) -> None:
+    assert parse_date(line) == iso
+
+
+def test_ids_are_content_hashes_of_the_cleaned_text(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(RAW)
+    (tmp_path / "b.txt").write_text(RAW.replace("  ", " ") + "\n\n\n")
+    report = ingest([tmp_path])
+    [article] = report.articles
+    assert article.id == content_id(article.text)
+    assert report.exact_duplicates == [("b.txt", "a.txt")]
+
+
+def test_jsonl_input_with_text_field(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        json.dumps({"text": "YPG fighters entered Hasakah.", "meta": {"url": "https://x"}}) + "\n"
+    )
+    [article] = ingest([path]).articles
+    assert article.source == "in.jsonl:1" and article.url == "https://x"
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda d: d, "folder holds no .txt or .jsonl files"),
+        (lambda d: (d / "x.txt").write_bytes(b"caf\xe9 au lait\n") and d, "not UTF-8"),
+        (lambda d: (d / "x.jsonl").write_text('{"title": "no text"}\n') and d, "non-empty 'text'"),
+        (lambda d: (d / "x.jsonl").write_text("{broken\n") and d, "malformed JSON"),
+        (lambda d: (d / "x.pdf").write_text("x") and d / "x.pdf", "expected a .txt or .jsonl"),
+    ],
+)
+def test_bad_input_names_the_problem(tmp_path: Path, setup, message: str) -> None:
+    target = setup(tmp_path)
+    with pytest.raises(InvalidInput) as err:
+        ingest([target])
+    assert message in str(err.value)
+
+
+def test_cli_ingest_bad_input_exits_1_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_bytes(b"\xff\xfe bad")
+    out = tmp_path / "out" / "articles.jsonl"
+    result = runner.invoke(app, ["ingest", str(tmp_path), "--out", str(out),
+                                 "--splits", str(tmp_path / "s.json")])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'x.txt'}:1: not UTF-8" in result.output
+    assert not out.exists() and not (tmp_path / "s.json").exists()
+
+
+def test_seed_ingest_matches_the_committed_corpus(root: Path, tmp_path: Path) -> None:
+    out, splits = tmp_path / "articles.jsonl", tmp_path / "splits.json"
+    result = runner.invoke(app, ["ingest", str(root / "seeds"), "--out", str(out),
+                                 "--splits", str(splits)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == (root / "corpus" / "articles.jsonl").read_bytes()
+    assert load_splits(splits) == load_splits(root / "corpus" / "splits.json")
+    assert "near-duplicates" in result.output
+
+
+def test_seed_articles_are_cleaned(root: Path) -> None:
+    articles = {a.source[:3]: a for a in load_articles(root / "corpus" / "articles.jsonl")}
+    assert len(articles) == 5
+    assert articles["000"].date == "2016-08-22" and articles["001"].date == "2016-08-21"
+    for article in articles.values():
+        for furniture in ("2 min read", "[Click to enlarge]", "COMMENTS", "having issues with"):
+            assert furniture not in article.text
+        assert "\n\n\n" not in article.text and "  " not in article.text
+    assert articles["000"].text.count("Kurds launch assault to oust Syrian regime") == 1
+    # Every sentence stays verbatim.
+    raw = (root / "seeds" / "002_cd501c4de0cb735a.txt").read_text()
+    assert "which also inlcude al-Qaeda’s Syrian affiliate al Nusra Front." in raw
+    assert "which also inlcude al-Qaeda’s Syrian affiliate al Nusra Front." in articles["002"].text
+
+
+def test_near_duplicate_seeds_share_a_split(root: Path) -> None:
+    articles = {a.source[:3]: a for a in load_articles(root / "corpus" / "articles.jsonl")}
+    splits = load_splits(root / "corpus" / "splits.json")
+    where = split_of(splits)
+    assert where[articles["000"].id] == where[articles["001"].id]
+    flagged = {i for p in splits["near_duplicates"] for i in (p["a"], p["b"])}
+    assert flagged == {articles["000"].id, articles["001"].id}
+    assert sorted(where) == sorted(a.id for a in articles.values())
+    assert all(splits["splits"][name] for name in ("train", "dev", "test"))
+
+
+def test_splits_are_deterministic_and_change_with_seed(root: Path) -> None:
+    articles = load_articles(root / "corpus" / "articles.jsonl")
+    assert make_splits(articles) == make_splits(list(reversed(articles)))
+    seeds = {json.dumps(make_splits(articles, seed=s)["splits"]) for s in range(6)}
+    assert len(seeds) > 1
+
+
+def test_folds_hold_near_duplicates_out_together(root: Path) -> None:
+    splits = load_splits(root / "corpus" / "splits.json")
+    folds = article_folds(splits)
+    assert len(folds) == len(splits["groups"])
+    held_out = [sorted(test) for _, test in folds]
+    assert sorted(held_out) == sorted(sorted(g) for g in splits["groups"])
+    for train, test in folds:
+        assert not set(train) & set(test)

@@ -1,0 +1,153 @@
+"""The Prodigy task model: validation, hashing and lossless round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conflict_ner.cli import app
+from conflict_ner.tasks import (
+    InvalidInput,
+    make_task,
+    read_tasks,
+    validate_file,
+    write_jsonl,
+)
+
+runner = CliRunner()
+TEXT = "The YPG attacked the NDF in al-Hasakah."
+
+
+def good_task() -> dict:
+    return make_task(
+        TEXT, [(4, 7, "FACTION"), (21, 24, "FACTION"), (28, 38, "PLACE")], {"article_id": "a1"}
+    )
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf8")
+    return path
+
+
+def test_make_task_aligns_spans_to_tokens() -> None:
+    task = good_task()
+    assert [TEXT[s["start"] : s["end"]] for s in task["spans"]] == ["YPG", "NDF", "al-Hasakah"]
+    tokens = task["tokens"]
+    place = task["spans"][2]
+    assert tokens[place["token_start"]]["start"] == place["start"]
+    assert tokens[place["token_end"]]["end"] == place["end"]
+    assert isinstance(task["_input_hash"], int) and isinstance(task["_task_hash"], int)
+
+
+def test_hashes_are_stable_and_depend_on_the_right_keys() -> None:
+    a, b = good_task(), good_task()
+    assert a["_input_hash"] == b["_input_hash"] and a["_task_hash"] == b["_task_hash"]
+    fewer = make_task(TEXT, [(4, 7, "FACTION")], {"article_id": "a1"})
+    assert fewer["_input_hash"] == a["_input_hash"]
+    assert fewer["_task_hash"] != a["_task_hash"]
+
+
+def test_make_task_refuses_a_span_off_token_boundaries() -> None:
+    with pytest.raises(ValueError, match="token boundaries"):
+        make_task(TEXT, [(5, 7, "FACTION")], {})
+
+
+def test_valid_file_has_no_problems(tmp_path: Path) -> None:
+    path = tmp_path / "ok.jsonl"
+    write_jsonl(path, [good_task()])
+    assert validate_file(path) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda t: t["spans"].append({"start": 5, "end": 7, "label": "FACTION"}), "overlap"),
+        (lambda t: t["spans"].append({"start": 30, "end": 99, "label": "PLACE"}), "outside"),
+        (lambda t: t["spans"].__setitem__(0, {"start": 5, "end": 7, "label": "FACTION"}),
+         "not on token boundaries"),
+        (lambda t: t["spans"][0].__setitem__("label", "ORG"), "unknown label 'ORG'"),
+        (lambda t: t.__setitem__("text", "   "), "empty text"),
+        (lambda t: t["spans"].__setitem__(0, {"start": 3, "end": 7, "label": "FACTION"}),
+         "whitespace"),
+        (lambda t: t["tokens"][1].__setitem__("text", "XYZ"), "differs from the text"),
+        (lambda t: t["spans"][0].__setitem__("token_end", 5), "disagree"),
+    ],
+)
+def test_bad_tasks_are_reported_with_file_and_line(tmp_path: Path, mutate, expected: str) -> None:
+    bad = good_task()
+    mutate(bad)
+    path = tmp_path / "bad.jsonl"
+    write_jsonl(path, [good_task(), bad])
+    problems = validate_file(path)
+    assert problems, "the bad task was not caught"
+    assert all(p.line == 2 for p in problems)
+    assert any(expected in p.message for p in problems), [str(p) for p in problems]
+    assert str(problems[0]).startswith(f"{path}:2: ")
+
+
+def test_malformed_json_and_non_objects(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "x.jsonl", [json.dumps(good_task()), "{not json", "[1, 2]"])
+    problems = validate_file(path)
+    assert [(p.line, p.message.split(":")[0]) for p in problems] == [
+        (2, "malformed JSON"),
+        (3, "expected a JSON object, got list"),
+    ]
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    latin1 = '{"text": "Hasakê"}'.encode("latin-1")
+    path.write_bytes(json.dumps({"text": "ok"}).encode() + b"\n" + latin1 + b"\n")
+    [problem] = validate_file(path)
+    assert problem.line == 2 and "not UTF-8" in problem.message
+
+
+def test_empty_and_missing_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert "no tasks" in validate_file(empty)[0].message
+    assert "no such file" in validate_file(tmp_path / "missing.jsonl")[0].message
+
+
+def test_read_tasks_raises_with_every_problem(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "x.jsonl", ["{bad", '{"text": ""}'])
+    with pytest.raises(InvalidInput) as err:
+        read_tasks(path)
+    assert [p.line for p in err.value.problems] == [1, 2]
+
+
+def test_cli_validate_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    write_jsonl(good, [good_task()])
+    assert runner.invoke(app, ["validate", str(good)]).exit_code == 0
+    bad = write_lines(tmp_path / "bad.jsonl", ["{oops"])
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:1: malformed JSON" in result.output
+
+
+def test_gold_is_valid(root: Path) -> None:
+    gold = root / "corpus" / "gold.jsonl"
+    if not gold.exists():
+        pytest.fail("corpus/gold.jsonl is missing")
+    assert validate_file(gold) == []
+
+
+@pytest.mark.parametrize("name", ["fashion_brands_training.jsonl", "fashion_brands_eval.jsonl"])
+def test_prodigy_exports_validate_and_round_trip_byte_for_byte(
+    fashion_dir: Path, tmp_path: Path, name: str
+) -> None:
+    source = fashion_dir / name
+    assert validate_file(source, labels=None) == []
+    tasks = read_tasks(source, labels=None)
+    copy = tmp_path / name
+    write_jsonl(copy, tasks)
+    assert copy.read_bytes() == source.read_bytes()
+
+
+def test_prodigy_exports_with_their_label_fail_our_scheme(fashion_dir: Path) -> None:
+    problems = validate_file(fashion_dir / "fashion_brands_eval.jsonl")
+    assert problems and all("FASHION_BRAND" in p.message for p in problems)
