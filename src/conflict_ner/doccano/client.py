@@ -1,0 +1,424 @@
+"""The one adapter around doccano's REST API (doccano-client 1.2.8 underneath).
+
+Nothing outside this module knows doccano's URLs, payloads or file formats.
+Every call goes through ``_guard``: transient failures (connection refused or
+reset, timeouts, 5xx) are retried with backoff, then turned into
+``DoccanoUnreachable``; a refused login becomes ``DoccanoAuthError``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from doccano_client import DoccanoClient
+from doccano_client.exceptions import DoccanoAPIError
+from doccano_client.models.data_download import Option as ExportOption
+from doccano_client.models.data_upload import Task as ImportTask
+from doccano_client.repositories.data_download import DataDownloadRepository
+from doccano_client.repositories.data_upload import DataUploadRepository
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from conflict_ner.doccano import server
+from conflict_ner.doccano.errors import (
+    ConfigError,
+    DoccanoAuthError,
+    DoccanoError,
+    DoccanoImportError,
+    DoccanoUnreachable,
+)
+from conflict_ner.scheme import SCHEME, Label
+
+T = TypeVar("T")
+
+ENV_URL = "CONFLICT_NER_DOCCANO_URL"
+ENV_USERNAME = "CONFLICT_NER_DOCCANO_USERNAME"
+ENV_PASSWORD = "CONFLICT_NER_DOCCANO_PASSWORD"
+ENV_PASSWORD_FILE = "CONFLICT_NER_DOCCANO_PASSWORD_FILE"
+
+PROJECT_TYPE = "SequenceLabeling"
+EXPORT_FORMAT = "JSONL"
+PAGE = 200  # examples per listing request (doccano's own page size is 5)
+ATTEMPTS = 4  # first try + 3 retries, backoff 0.5 s, 1 s, 2 s
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where doccano is and who we log in as; the password never shows in repr."""
+
+    url: str
+    username: str
+    password: str = field(repr=False)
+
+
+def resolve_connection(data_dir: Path = Path(".doccano")) -> Connection:
+    """URL and credentials from CONFLICT_NER_DOCCANO_* env vars, else the local server's file."""
+    url = os.environ.get(ENV_URL)
+    if url:
+        username = os.environ.get(ENV_USERNAME)
+        password = _env_password()
+        if not username or password is None:
+            raise ConfigError(
+                f"{ENV_URL} is set; also set {ENV_USERNAME} and {ENV_PASSWORD} "
+                f"(or {ENV_PASSWORD_FILE}, a file of mode 0600)"
+            )
+        return Connection(url.rstrip("/"), username, password)
+    path = server.credentials_path(data_dir)
+    if not path.exists():
+        raise ConfigError(
+            f"no doccano configured: run `conflict-ner doccano up` (writes {path}) "
+            f"or set {ENV_URL}, {ENV_USERNAME} and {ENV_PASSWORD} or {ENV_PASSWORD_FILE}"
+        )
+    creds = server.read_credentials(data_dir)
+    if "url" not in creds:
+        raise ConfigError(f"{path} names no URL: start the server with `conflict-ner doccano up`")
+    return Connection(creds["url"], creds["username"], creds["password"])
+
+
+def _env_password() -> str | None:
+    """The password from the env var, or from a 0600 file the env names."""
+    if os.environ.get(ENV_PASSWORD) is not None:
+        return os.environ[ENV_PASSWORD]
+    file = os.environ.get(ENV_PASSWORD_FILE)
+    if not file:
+        return None
+    path = Path(file)
+    if not path.is_file():
+        raise ConfigError(f"{ENV_PASSWORD_FILE} names {path}, which is not a file")
+    server.check_private(path)
+    return path.read_text(encoding="utf8").strip()
+
+
+def _transient(err: BaseException) -> bool:
+    """Worth retrying: no connection, reset, timeout, or a 5xx answer."""
+    if isinstance(err, DoccanoAPIError):
+        return err.response is not None and err.response.status_code >= 500
+    return isinstance(err, requests.ConnectionError | requests.Timeout)
+
+
+def _refused(err: BaseException) -> bool:
+    """Safe to retry even a POST: the request never reached the server."""
+    return isinstance(err, requests.ConnectionError) and "refused" in str(err).lower()
+
+
+def _api_message(err: DoccanoAPIError) -> str:
+    """doccano's own error text from a failed response."""
+    response = err.response
+    if response is None:
+        return str(err)
+    try:
+        return json.dumps(response.json(), ensure_ascii=False)
+    except ValueError:
+        return f"{response.status_code} {response.reason}: {response.text[:300]}"
+
+
+@dataclass
+class ImportReport:
+    """What one bulk import did."""
+
+    rows: int
+    task_id: str
+
+
+@dataclass
+class Export:
+    """Per-user rows of a doccano JSONL export, plus the raw zip bytes."""
+
+    raw: bytes
+    rows_by_user: dict[str, list[dict[str, Any]]]
+
+
+class DoccanoAPI:
+    """A logged-in session with one doccano server."""
+
+    def __init__(self, connection: Connection, task_timeout: float = 300.0) -> None:
+        """Log in; raise DoccanoUnreachable or DoccanoAuthError with a clear message."""
+        self.connection = connection
+        self.task_timeout = task_timeout
+        self._client = DoccanoClient(connection.url)
+        self._base = self._client._base_repository  # the requests session underneath
+        self._uploads = DataUploadRepository(self._base)
+        self._exports = DataDownloadRepository(self._base)
+        self._login()
+
+    # -- plumbing -------------------------------------------------------------
+    def _guard(self, call: Callable[[], T], what: str, idempotent: bool = True) -> T:
+        """Run one API call with retries; translate failures into our errors."""
+        retry_on = _transient if idempotent else _refused
+        retrying = Retrying(
+            retry=retry_if_exception(retry_on),
+            stop=stop_after_attempt(ATTEMPTS),
+            wait=wait_exponential(multiplier=0.5, max=4),
+            reraise=True,
+        )
+        try:
+            return retrying(call)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise DoccanoUnreachable(self.connection.url, f"{what}: {_short(err)}") from err
+        except DoccanoAPIError as err:
+            status = err.response.status_code if err.response is not None else 0
+            if status >= 500:
+                raise DoccanoUnreachable(
+                    self.connection.url, f"{what}: server error {_api_message(err)}"
+                ) from err
+            if status in (401, 403):
+                raise DoccanoAuthError(
+                    f"doccano user {self.connection.username!r} may not {what} "
+                    f"(HTTP {status}: {_api_message(err)})"
+                ) from err
+            raise DoccanoError(f"doccano refused to {what}: {_api_message(err)}") from err
+        except RetryError as err:  # pragma: no cover - reraise=True makes this unreachable
+            raise DoccanoUnreachable(self.connection.url, what) from err
+
+    def _login(self) -> None:
+        user = self.connection.username
+
+        def call() -> None:
+            self._client.login(user, self.connection.password)
+
+        try:
+            self._guard(call, "log in", idempotent=True)
+        except DoccanoError as err:
+            if isinstance(err, DoccanoUnreachable):
+                raise
+            raise DoccanoAuthError(
+                f"doccano at {self.connection.url} refused the login for user {user!r}: "
+                "wrong username or password (check the credentials file or "
+                f"{ENV_USERNAME}/{ENV_PASSWORD})"
+            ) from None
+
+    def _get_json(self, resource: str, what: str, **params: Any) -> Any:
+        return self._guard(lambda: self._base.get(resource, params=params).json(), what)
+
+    # -- projects and labels --------------------------------------------------
+    def find_project(self, name: str) -> int | None:
+        """The id of the project with this name, or None."""
+        projects = self._guard(lambda: list(self._client.list_projects()), "list projects")
+        matches = [p.id for p in projects if p.name == name]
+        if len(matches) > 1:
+            raise DoccanoError(f"doccano has {len(matches)} projects named {name!r}; rename one")
+        return matches[0] if matches else None
+
+    def ensure_project(
+        self, name: str, guideline: str = "", labels: Iterable[Label] = SCHEME
+    ) -> int:
+        """The id of a SequenceLabeling project with our labels, created if missing."""
+        project_id = self.find_project(name)
+        if project_id is None:
+            project = self._guard(
+                lambda: self._client.create_project(
+                    name=name,
+                    project_type=PROJECT_TYPE,
+                    description="FACTION and PLACE mentions in conflict news (conflict-ner)",
+                    guideline=guideline,
+                    # Off: each annotator labels independently, so doccano exports
+                    # one file per user and we can measure agreement and merge.
+                    collaborative_annotation=False,
+                    allow_overlapping=False,
+                ),
+                f"create project {name!r}",
+                idempotent=False,
+            )
+            project_id = project.id
+        self.ensure_labels(project_id, labels)
+        return int(project_id)
+
+    def ensure_labels(self, project_id: int, labels: Iterable[Label] = SCHEME) -> None:
+        """Create the span labels (colour, shortcut key) that the project lacks."""
+        existing = {
+            t.text
+            for t in self._guard(lambda: self._client.span_type.list(project_id), "list labels")
+        }
+        for label in labels:
+            if label.name in existing:
+                continue
+            self._guard(
+                lambda label=label: self._client.span_type.create(
+                    project_id, text=label.name, color=label.color, suffix_key=label.shortcut
+                ),
+                f"create label {label.name}",
+                idempotent=False,
+            )
+
+    def label_names(self, project_id: int) -> dict[int, str]:
+        """Span label ids to names."""
+        types = self._guard(lambda: self._client.span_type.list(project_id), "list labels")
+        return {t.id: t.text for t in types}
+
+    # -- examples ----------------------------------------------------------------
+    def iter_examples(self, project_id: int) -> Iterator[dict[str, Any]]:
+        """Every example: id, text, meta, is_confirmed (by us), annotation_approver."""
+        offset = 0
+        while True:
+            page = self._get_json(
+                f"projects/{project_id}/examples", "list examples", limit=PAGE, offset=offset
+            )
+            yield from page["results"]
+            offset += len(page["results"])
+            if not page.get("next") or not page["results"]:
+                return
+
+    def list_examples(self, project_id: int) -> list[dict[str, Any]]:
+        """All examples of a project, in upload order."""
+        return list(self.iter_examples(project_id))
+
+    # -- bulk import ----------------------------------------------------------------
+    def import_rows(self, project_id: int, rows: list[dict[str, Any]], name: str) -> ImportReport:
+        """Import rows (text, label [[start, end, label]...], meta fields) in ONE upload.
+
+        Spans land as the logged-in user's annotations. doccano reports row
+        problems inside its task result; those raise DoccanoImportError with
+        doccano's own messages.
+        """
+        if not rows:
+            return ImportReport(0, "")
+        with tempfile.TemporaryDirectory(prefix="conflict-ner-push-") as tmp:
+            path = Path(tmp) / name
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf8")
+            upload_id = self._guard(
+                lambda: self._uploads.upload(str(path)), "upload the file", idempotent=False
+            )
+        task_id = self._guard(
+            lambda: self._uploads.ingest(
+                project_id,
+                [upload_id],
+                ImportTask.SEQUENCE_LABELING,
+                "JSONL",
+                column_data="text",
+                column_label="label",
+            ),
+            "start the import",
+            idempotent=False,
+        )
+        result = self.wait_task(task_id, "import")
+        errors = (result or {}).get("error") or []
+        if errors:
+            raise DoccanoImportError(
+                [
+                    f"{e.get('filename', name)} line {e.get('line')}: {e.get('message')}"
+                    for e in errors
+                ]
+            )
+        return ImportReport(len(rows), task_id)
+
+    def wait_task(self, task_id: str, what: str) -> Any:
+        """Wait (bounded) for a Celery task; return its result or raise doccano's error."""
+        deadline = time.monotonic() + self.task_timeout
+        while True:
+            status = self._get_json(f"tasks/status/{task_id}", f"check the {what} task")
+            if status.get("ready"):
+                if status.get("error"):
+                    raise DoccanoError(f"doccano's {what} task failed: {status['error']}")
+                return status.get("result")
+            if time.monotonic() > deadline:
+                raise DoccanoError(
+                    f"doccano's {what} task did not finish in {self.task_timeout:.0f}s: "
+                    "is its worker (`doccano task`) running?"
+                )
+            time.sleep(0.3)
+
+    # -- export ----------------------------------------------------------------------
+    def export(self, project_id: int, confirmed_only: bool = False) -> Export:
+        """Every member's annotations (doccano's per-user JSONL export, all in memory)."""
+        what = "export confirmed examples" if confirmed_only else "export annotations"
+        task_id = self._guard(
+            lambda: self._exports.schedule_download(
+                project_id, ExportOption(name=EXPORT_FORMAT), confirmed_only
+            ),
+            what,
+            idempotent=False,
+        )
+        self.wait_task(task_id, "export")
+        response = self._guard(
+            lambda: self._base.get(f"projects/{project_id}/download", params={"taskId": task_id}),
+            "download the export",
+        )
+        raw = response.content
+        return Export(raw, parse_export_zip(raw))
+
+    def members(self, project_id: int) -> list[dict[str, Any]]:
+        """Project members: username and role name."""
+        members = self._guard(lambda: self._client.member.list(project_id), "list members")
+        return [{"username": m.username, "role": m.rolename, "user_id": m.user} for m in members]
+
+    # -- administration and annotating (used by tests and by team set-up) --------------
+    def create_user(self, username: str, password: str) -> None:
+        """Create a doccano user (needs a staff account)."""
+        self._guard(
+            lambda: self._client.create_user(username, password),
+            f"create user {username!r}",
+            idempotent=False,
+        )
+
+    def add_member(self, project_id: int, username: str, role: str = "annotator") -> None:
+        """Add a user to a project: role is annotator, annotation_approver or project_admin."""
+        self._guard(
+            lambda: self._client.member.add(project_id, username, role),
+            f"add {username!r} to project {project_id}",
+            idempotent=False,
+        )
+
+    def add_spans(
+        self, project_id: int, example_id: int, spans: Iterable[tuple[int, int, str]]
+    ) -> None:
+        """Annotate one example as the logged-in user (what an annotator does in the UI)."""
+        ids = {name: i for i, name in self.label_names(project_id).items()}
+        for start, end, label in spans:
+            payload = {"start_offset": start, "end_offset": end, "label": ids[label]}
+            self._guard(
+                lambda payload=payload: self._base.post(
+                    f"projects/{project_id}/examples/{example_id}/spans", json=payload
+                ),
+                f"add a span to example {example_id}",
+                idempotent=False,
+            )
+
+    def confirm(self, project_id: int, example_id: int) -> None:
+        """Mark an example as done by the logged-in user (doccano's checkmark; it toggles)."""
+        self._guard(
+            lambda: self._base.post(f"projects/{project_id}/examples/{example_id}/states", json={}),
+            f"confirm example {example_id}",
+            idempotent=False,
+        )
+
+
+def parse_export_zip(raw: bytes) -> dict[str, list[dict[str, Any]]]:
+    """{username: rows} from doccano's export zip (one <username>.jsonl per member)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        for name in archive.namelist():
+            if not name.endswith(".jsonl"):
+                continue
+            user = Path(name).stem
+            lines = archive.read(name).decode("utf8").splitlines()
+            rows[user] = [json.loads(line) for line in lines if line.strip()]
+    return rows
+
+
+def export_spans(row: dict[str, Any]) -> list[tuple[int, int, str]]:
+    """(start, end, label) spans of one export row (its ``label`` list)."""
+    return [(int(s), int(e), str(label)) for s, e, label in row.get("label") or []]
+
+
+def _short(err: BaseException) -> str:
+    """A one-line reason from a requests error (refused, reset, timed out)."""
+    text = str(err)
+    for key in ("Connection refused", "Connection reset", "timed out", "Connection aborted"):
+        if key.lower() in text.lower():
+            return key.lower()
+    return text.splitlines()[0][:200]
