@@ -1,0 +1,41 @@
+"""`conflict-ner package`: build the model wheel, or check one in a fresh venv."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from conflict_ner.packaging import PackagingError, build_wheel, check_wheel
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def package(
+    target: Path = typer.Argument(..., help="A trained pipeline folder, or a wheel with --check"),
+    name: str = typer.Option("conflict_ner", help="Package name (spaCy prefixes the language)"),
+    version: str = typer.Option("0.1.0", help="Package version"),
+    out: Path = typer.Option(Path("packages"), help="Folder for the package and its wheel"),
+    metrics: Path | None = typer.Option(
+        None, help="metrics.json of an evaluation report, stored in the package meta"
+    ),
+    check: bool = typer.Option(False, "--check", help="Install TARGET (a wheel) in a fresh venv"),
+) -> None:
+    """Build a pip-installable wheel of a trained pipeline, or check that one loads."""
+    try:
+        if check:
+            with console.status(f"installing {target.name} in a fresh venv"):
+                result = check_wheel(target)
+            console.print(f"[green]spacy.load({result.package!r}) works[/green]")
+            for text, label in result.entities:
+                console.print(f"  {label:8} {text}")
+            return
+        scores = json.loads(metrics.read_text()) if metrics else None
+        with console.status("spacy package"):
+            wheel = build_wheel(target, out, name, version, scores)
+        console.print(f"wheel: {wheel}")
+    except PackagingError as err:
+        console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(1) from None

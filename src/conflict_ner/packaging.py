@@ -1,0 +1,188 @@
+"""Build the trained pipeline into a pip-installable wheel and check that it
+installs and loads in a fresh virtual environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spacy.util import get_minor_version_range, load_config
+
+from conflict_ner.tasks import write_text_atomic
+
+# Where the default backbone comes from, and under which licence it is shared.
+BACKBONES = {
+    "all-minilm-l6-v2": {
+        "name": "sentence-transformers/all-MiniLM-L6-v2",
+        "license": "Apache-2.0",
+        "url": "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
+    },
+}
+# The CPU build on disk: an unpinned torch would pull several GB of CUDA packages.
+TORCH_PIN = "torch==2.13.0"
+CHECK_SENTENCE = (
+    "The YPG and the National Defence Forces fought in Hassakeh while ISIS "
+    "shelled the Kawkab hills near Qamishli."
+)
+TRAINING_DATA = (
+    "Hand-annotated FACTION and PLACE spans in news articles about the fighting "
+    "around Hasakah in north-east Syria (2015-2016), one example per article; "
+    "see corpus/gold.jsonl and configs/guidelines.md in the conflict-ner repository."
+)
+
+
+class PackagingError(RuntimeError):
+    """Raised when a wheel cannot be built or does not install and load."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a fresh environment printed after installing and loading a wheel."""
+
+    package: str
+    entities: list[tuple[str, str]]
+
+
+def backbone_of(config: dict[str, Any]) -> dict[str, str] | None:
+    """Name, licence and address of the pipeline's transformer backbone, if it has one."""
+    component = config.get("components", {}).get("transformer")
+    if not component:
+        return None
+    name = str(component.get("model", {}).get("name", ""))
+    for key, info in BACKBONES.items():
+        if key in name.lower().replace("_", "-"):
+            return {**info, "path": name}
+    return {"name": name, "license": "see the model's own card", "url": ""}
+
+
+def custom_code_references(config: dict[str, Any]) -> list[str]:
+    """Registered functions from conflict_ner that the runtime part of a config uses."""
+    from spacy.util import registry, walk_dict
+
+    found = []
+    for section in ("nlp", "components"):
+        for path, value in walk_dict(config.get(section, {})):
+            if path[-1].startswith("@"):
+                info = registry.find(path[-1][1:], value)
+                if str(info.get("module", "")).startswith("conflict_ner"):
+                    found.append(f"{path[-1][1:]}:{value}")
+    return found
+
+
+def package_meta(
+    model_dir: Path, name: str, version: str, metrics: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The meta.json for ``spacy package``: labels, scores, backbone, data, requirements."""
+    meta = json.loads((model_dir / "meta.json").read_text())
+    config = load_config(model_dir / "config.cfg", interpolate=True)
+    backbone = backbone_of(config)
+    meta.update(
+        name=name,
+        version=version,
+        description="FACTION and PLACE mentions in conflict news, trained with conflict-ner.",
+        author="conflict-ner",
+        license="MIT",
+        sources=[{"name": "conflict-ner seed corpus", "description": TRAINING_DATA}],
+        labels={"ner": ["FACTION", "PLACE"]},
+        custom_code=custom_code_references(config) or "none",
+    )
+    if backbone:
+        meta["backbone"] = backbone
+        meta["sources"].append(
+            {"name": backbone["name"], "url": backbone["url"], "license": backbone["license"]}
+        )
+    if metrics:
+        meta["performance"] = metrics
+    # Only the runtime libraries: never doccano-client or this toolkit.
+    meta["requirements"] = runtime_requirements(config)
+    return meta
+
+
+def runtime_requirements(config: dict[str, Any]) -> list[str]:
+    """spacy-transformers when the pipeline has a transformer, else nothing beyond spaCy."""
+    factories = {c.get("factory") for c in config.get("components", {}).values()}
+    if "transformer" not in factories:
+        return []
+    from importlib.metadata import version
+
+    return [f"spacy-transformers{get_minor_version_range(version('spacy-transformers'))}"]
+
+
+def build_wheel(
+    model_dir: Path,
+    out_dir: Path = Path("packages"),
+    name: str = "conflict_ner",
+    version: str = "0.1.0",
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    """Run ``spacy package`` on a trained pipeline; return the wheel's path."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "meta.json").is_file():
+        raise PackagingError(f"{model_dir}: not a spaCy pipeline folder (no meta.json)")
+    references = custom_code_references(load_config(model_dir / "config.cfg"))
+    if references:
+        raise PackagingError(
+            f"{model_dir}: the pipeline needs conflict_ner code at load time ({references}); "
+            "the wheel must depend on spaCy and spacy-transformers only"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        meta_path = Path(tmp) / "meta.json"
+        write_text_atomic(meta_path, json.dumps(package_meta(model_dir, name, version, metrics)))
+        command = [
+            sys.executable, "-m", "spacy", "package", str(model_dir), str(out_dir),
+            "--name", name, "--version", version, "--meta-path", str(meta_path),
+            "--build", "wheel", "--force", "--no-require-parent",
+        ]
+        run(command, "spacy package")
+    lang = json.loads((model_dir / "meta.json").read_text()).get("lang", "en")
+    wheels = sorted((out_dir / f"{lang}_{name}-{version}" / "dist").glob("*.whl"))
+    if not wheels:
+        raise PackagingError(f"spacy package wrote no wheel under {out_dir}")
+    return wheels[-1]
+
+
+def run(command: list[str], what: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a command; raise PackagingError with its output when it fails."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr).strip().splitlines()[-25:]
+        raise PackagingError(f"{what} failed (exit {result.returncode}):\n" + "\n".join(tail))
+    return result
+
+
+LOAD_SCRIPT = """
+import json, sys, spacy
+nlp = spacy.load(sys.argv[1])
+doc = nlp(sys.argv[2])
+print(json.dumps([[e.text, e.label_] for e in doc.ents]))
+"""
+
+
+def check_wheel(wheel: Path, venv_dir: Path | None = None) -> CheckResult:
+    """Install a wheel into a fresh venv, ``spacy.load`` it and return its entities."""
+    wheel = Path(wheel).resolve()
+    package = wheel.name.split("-")[0]
+    owned = venv_dir is None
+    target = Path(tempfile.mkdtemp(prefix="wheel-check-")) if owned else Path(venv_dir)
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        python = str(target / "bin" / "python")
+        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        run([*pip, TORCH_PIN], "installing torch (CPU)")
+        run([*pip, str(wheel)], f"installing {wheel.name}")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        result = run([python, "-c", LOAD_SCRIPT, package, CHECK_SENTENCE], "loading", env=env)
+        entities = [tuple(e) for e in json.loads(result.stdout.strip().splitlines()[-1])]
+        return CheckResult(package, entities)  # type: ignore[arg-type]
+    finally:
+        if owned:
+            shutil.rmtree(target, ignore_errors=True)
