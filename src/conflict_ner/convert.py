@@ -1,0 +1,353 @@
+"""Conversions between doccano JSONL, Prodigy JSONL and spaCy DocBin (.spacy).
+
+Prodigy tasks are the centre; the other two are converted to and from them.
+
+Token boundaries: spans are character offsets, and a span that does not start
+and end on a token of spaCy's blank English tokenizer cannot be an entity in
+a ``Doc``. Such a span is reported (file, example, span, text) and then
+either snapped by one stated rule, **expand to the enclosing tokens** (spaCy's
+``alignment_mode="expand"``), or, with ``strict``, rejected: the conversion
+fails and writes nothing. If snapping makes two spans overlap, the longer one
+is kept (LABELS.md: "the longer name wins") and the other is reported. Nothing
+is dropped silently.
+
+What each target cannot hold, and so drops (reported in ``ConvertReport``):
+- doccano JSONL and .spacy have no ``answer``: only accepted tasks go there.
+- doccano JSONL has no tokens or hashes: they are recomputed on the way back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from spacy.tokens import Doc, DocBin
+
+from conflict_ner.tasks import (
+    InvalidInput,
+    Problem,
+    Task,
+    iter_jsonl,
+    make_task,
+    read_tasks,
+    set_hashes,
+    tokenizer,
+    write_jsonl,
+    write_text_atomic,
+)
+
+Format = Literal["doccano", "prodigy", "spacy"]
+FORMATS: tuple[str, ...] = ("doccano", "prodigy", "spacy")
+# Keys of a doccano row that are not meta: the text, its spans under the names
+# doccano has used (1.8: "label"; relation projects: "entities"; older: "labels").
+DOCCANO_SPAN_KEYS = ("label", "labels", "entities")
+DOCCANO_OWN_KEYS = ("text", *DOCCANO_SPAN_KEYS)
+
+SpanTuple = tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class SpanIssue:
+    """One span that was off token boundaries (or overlapped), and what became of it."""
+
+    file: str
+    example: str
+    start: int
+    end: int
+    label: str
+    text: str
+    action: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file} example {self.example}: span {self.start}-{self.end} {self.label} "
+            f"{self.text!r} {self.action}"
+        )
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion read, wrote, snapped and left out."""
+
+    read: int = 0
+    written: int = 0
+    issues: list[SpanIssue] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class MisalignedSpans(InvalidInput):
+    """Raised in strict mode: spans off token boundaries, none of them converted."""
+
+    def __init__(self, issues: list[SpanIssue]) -> None:
+        self.issues = issues
+        super().__init__([Problem(Path(i.file), 0, str(i)) for i in issues])
+
+
+def align_spans(
+    text: str,
+    spans: Iterable[SpanTuple],
+    file: str = "-",
+    example: str = "-",
+    strict: bool = False,
+) -> tuple[list[SpanTuple], list[SpanIssue]]:
+    """Spans on token boundaries (snapped by expanding), and an issue for each change.
+
+    With ``strict`` nothing is snapped: the issues say "rejected" and the caller fails.
+    """
+    doc = tokenizer()(text)
+    kept: list[SpanTuple] = []
+    issues: list[SpanIssue] = []
+    for start, end, label in spans:
+        surface = text[start:end]
+        if doc.char_span(start, end, label=label, alignment_mode="strict") is not None:
+            kept.append((start, end, label))
+            continue
+        snapped = doc.char_span(start, end, label=label, alignment_mode="expand")
+        if strict:
+            action = "is off token boundaries: rejected (--strict)"
+        elif snapped is None:
+            action = "covers no token: left out"
+        else:
+            new = (snapped.start_char, snapped.end_char, label)
+            action = f"is off token boundaries: expanded to {new[0]}-{new[1]} {snapped.text!r}"
+            kept.append(new)
+        issues.append(SpanIssue(file, example, start, end, label, surface, action))
+    if strict:
+        return kept, issues
+    kept, overlap_issues = _resolve_overlaps(text, kept, file, example)
+    return kept, issues + overlap_issues
+
+
+def _resolve_overlaps(
+    text: str, spans: list[SpanTuple], file: str, example: str
+) -> tuple[list[SpanTuple], list[SpanIssue]]:
+    """Drop exact duplicates; of overlapping spans keep the longer, reporting the other."""
+    kept: list[SpanTuple] = []
+    issues: list[SpanIssue] = []
+    for span in sorted(set(spans), key=lambda s: (-(s[1] - s[0]), s[0], s[2])):
+        clash = next((k for k in kept if span[0] < k[1] and k[0] < span[1]), None)
+        if clash is None:
+            kept.append(span)
+            continue
+        action = f"overlaps {clash[0]}-{clash[1]} {clash[2]}: left out (the longer span wins)"
+        issues.append(SpanIssue(file, example, *span, text[span[0] : span[1]], action))
+    return sorted(kept), issues
+
+
+# -- doccano <-> Prodigy ---------------------------------------------------------------
+def doccano_spans(record: dict[str, Any]) -> list[SpanTuple]:
+    """(start, end, label) spans of a doccano row, whichever key and shape it uses."""
+    for key in DOCCANO_SPAN_KEYS:
+        if key in record:
+            return [_span_tuple(item) for item in record[key] or []]
+    return []
+
+
+def _span_tuple(item: Any) -> SpanTuple:
+    """One doccano span: [start, end, label] or {start_offset, end_offset, label}."""
+    if isinstance(item, list | tuple) and len(item) == 3:
+        return int(item[0]), int(item[1]), str(item[2])
+    if isinstance(item, dict) and {"start_offset", "end_offset", "label"} <= item.keys():
+        return int(item["start_offset"]), int(item["end_offset"]), str(item["label"])
+    raise ValueError(f"not a doccano span: {item!r}")
+
+
+def doccano_to_task(
+    record: dict[str, Any], file: str = "-", example: str = "-", strict: bool = False
+) -> tuple[Task, list[SpanIssue]]:
+    """A Prodigy task from a doccano row; every other key of the row goes to meta."""
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("needs a non-empty 'text'")
+    meta = dict(record.get("meta") or {}) if isinstance(record.get("meta"), dict) else {}
+    meta.update({k: v for k, v in record.items() if k not in (*DOCCANO_OWN_KEYS, "meta")})
+    spans, issues = align_spans(text, doccano_spans(record), file, example, strict)
+    return make_task(text, spans, meta), issues
+
+
+def task_to_doccano(task: Task) -> dict[str, Any]:
+    """A doccano import row: text, label [[start, end, label]...] and meta as top-level keys."""
+    row: dict[str, Any] = {
+        "text": task["text"],
+        "label": [[s["start"], s["end"], s["label"]] for s in task.get("spans", [])],
+    }
+    for key, value in (task.get("meta") or {}).items():
+        # doccano turns every extra key into meta; a meta key named like one of
+        # doccano's own would be read as the text or the labels.
+        row[f"meta_{key}" if key in DOCCANO_OWN_KEYS else key] = value
+    return row
+
+
+# -- Prodigy <-> spaCy -----------------------------------------------------------------
+def task_to_doc(task: Task, file: str = "-", strict: bool = False) -> tuple[Doc, list[SpanIssue]]:
+    """A Doc with the task's tokens (if they rebuild the text) and spans as entities."""
+    text = task["text"]
+    tokens = task.get("tokens")
+    doc = None
+    if tokens:
+        words = [t["text"] for t in tokens]
+        spaces = [bool(t.get("ws", False)) for t in tokens]
+        doc = Doc(tokenizer().vocab, words=words, spaces=spaces)
+        if doc.text != text:
+            doc = None  # tokens from elsewhere that do not rebuild the text
+    if doc is None:
+        doc = tokenizer()(text)
+    spans = [(s["start"], s["end"], s["label"]) for s in task.get("spans", [])]
+    example = str((task.get("meta") or {}).get("article_id", task.get("_input_hash", "-")))
+    aligned, issues = align_spans(text, spans, file, example, strict)
+    ents = [doc.char_span(s, e, label=label, alignment_mode="expand") for s, e, label in aligned]
+    doc.ents = [ent for ent in ents if ent is not None]
+    doc.user_data["meta"] = task.get("meta") or {}
+    return doc, issues
+
+
+def doc_to_task(doc: Doc) -> Task:
+    """A Prodigy task from a Doc: its entities become spans, user_data['meta'] the meta."""
+    spans = [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
+    meta = doc.user_data.get("meta", {}) if doc.user_data else {}
+    return make_task(doc.text, spans, dict(meta))
+
+
+# -- files -----------------------------------------------------------------------------
+def detect_format(path: Path, given: str | None = None) -> Format:
+    """The format named by a flag, else by the extension (.spacy) or the first JSONL row."""
+    if given:
+        if given not in FORMATS:
+            raise ValueError(f"unknown format {given!r}; expected one of {', '.join(FORMATS)}")
+        return given  # type: ignore[return-value]
+    if path.suffix == ".spacy":
+        return "spacy"
+    if path.suffix != ".jsonl":
+        raise ValueError(f"{path}: cannot tell the format; use a .jsonl or .spacy file")
+    if not path.exists():
+        raise ValueError(f"{path}: for a JSONL output, name the format (doccano or prodigy)")
+    for _, item in iter_jsonl(path):
+        if isinstance(item, dict):
+            if "spans" in item or "tokens" in item or "_input_hash" in item:
+                return "prodigy"
+            if any(k in item for k in DOCCANO_SPAN_KEYS):
+                return "doccano"
+            return "prodigy"
+    raise ValueError(f"{path}: holds no JSON objects")
+
+
+def read_doccano(path: Path, strict: bool, report: ConvertReport) -> list[Task]:
+    """Tasks from a doccano JSONL file; bad rows raise InvalidInput listing them all."""
+    tasks: list[Task] = []
+    problems: list[Problem] = []
+    for number, item in iter_jsonl(path):
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        try:
+            task, issues = doccano_to_task(item, str(path), f"line {number}", strict)
+        except ValueError as err:
+            problems.append(Problem(path, number, str(err)))
+            continue
+        report.issues.extend(issues)
+        tasks.append(task)
+    if problems:
+        raise InvalidInput(problems)
+    return tasks
+
+
+def read_spacy(path: Path) -> list[Task]:
+    """Tasks from a .spacy DocBin file."""
+    docbin = DocBin().from_disk(path)
+    return [doc_to_task(doc) for doc in docbin.get_docs(tokenizer().vocab)]
+
+
+def read_any(path: Path, fmt: Format, strict: bool, report: ConvertReport) -> list[Task]:
+    """Tasks from a file in any of the three formats."""
+    if fmt == "doccano":
+        tasks = read_doccano(path, strict, report)
+    elif fmt == "spacy":
+        tasks = read_spacy(path)
+    else:
+        # Labels are not checked: conversion serves other label schemes too.
+        tasks = read_tasks(path, labels=None, check=False)
+        tasks = [_realign_task(t, str(path), strict, report) for t in tasks]
+    report.read = len(tasks)
+    return tasks
+
+
+def _realign_task(task: Task, file: str, strict: bool, report: ConvertReport) -> Task:
+    """A Prodigy task whose spans sit on our tokenizer's token boundaries."""
+    spans = [(s["start"], s["end"], s["label"]) for s in task.get("spans", [])]
+    example = str((task.get("meta") or {}).get("article_id", task.get("_input_hash", "-")))
+    aligned, issues = align_spans(task["text"], spans, file, example, strict)
+    report.issues.extend(issues)
+    if not issues and task.get("tokens"):
+        return task  # already consistent: keep it exactly as written
+    fresh = make_task(task["text"], aligned, task.get("meta") or {}, task.get("answer", "accept"))
+    extra = {k: v for k, v in task.items() if k not in fresh and k != "_task_hash"}
+    return set_hashes({**fresh, **extra})
+
+
+def write_any(path: Path, fmt: Format, tasks: list[Task], report: ConvertReport) -> None:
+    """Write tasks in a format; targets without ``answer`` get accepted tasks only."""
+    if fmt != "prodigy":
+        kept = [t for t in tasks if t.get("answer", "accept") == "accept"]
+        for task in tasks:
+            if task.get("answer", "accept") != "accept":
+                report.skipped.append(
+                    f"task {task.get('_input_hash')} has answer {task.get('answer')!r}: "
+                    f"{fmt} cannot hold answers, left out"
+                )
+        tasks = kept
+    if fmt == "prodigy":
+        write_jsonl(path, tasks)
+    elif fmt == "doccano":
+        rows = [task_to_doccano(t) for t in tasks]
+        write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    else:
+        _write_docbin(path, tasks, report)
+    report.written = len(tasks)
+
+
+def _write_docbin(path: Path, tasks: list[Task], report: ConvertReport) -> None:
+    """Write a DocBin atomically (through a temporary file and a rename)."""
+    docbin = DocBin(store_user_data=True)
+    for task in tasks:
+        doc, issues = task_to_doc(task, str(path))
+        report.issues.extend(issues)
+        docbin.add(doc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(docbin.to_bytes())
+    tmp.replace(path)
+
+
+def convert(
+    src: Path,
+    dst: Path,
+    src_format: str | None = None,
+    dst_format: str | None = None,
+    strict: bool = False,
+) -> ConvertReport:
+    """Convert src to dst; formats from flags, else extensions and content.
+
+    Raises MisalignedSpans (strict) or InvalidInput before anything is written.
+    """
+    report = ConvertReport()
+    fmt_in = detect_format(Path(src), src_format)
+    fmt_out = _output_format(Path(dst), dst_format)
+    tasks = read_any(Path(src), fmt_in, strict, report)
+    if strict and report.issues:
+        raise MisalignedSpans(report.issues)
+    write_any(Path(dst), fmt_out, tasks, report)
+    return report
+
+
+def _output_format(path: Path, given: str | None) -> Format:
+    """Output format: the flag, else .spacy, else prodigy for .jsonl."""
+    if given:
+        return detect_format(path, given)
+    if path.suffix == ".spacy":
+        return "spacy"
+    if path.suffix == ".jsonl":
+        return "prodigy"
+    raise ValueError(f"{path}: cannot tell the output format; use .jsonl or .spacy or --to")
