@@ -1,0 +1,111 @@
+"""`conflict-ner evaluate` and `conflict-ner crossval`: thin commands over evaluation/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from conflict_ner.evaluation import crossval as crossval_mod
+from conflict_ner.evaluation import harness
+from conflict_ner.evaluation.models import parse_label_map
+from conflict_ner.evaluation.report import pct
+from conflict_ner.evaluation.scoring import SCHEMES
+from conflict_ner.tasks import InvalidInput
+
+console = Console(stderr=True, soft_wrap=True)
+DEFAULT_LABEL_MAP = "GPE=PLACE,LOC=PLACE,FAC=PLACE,ORG=FACTION,NORP=FACTION"
+
+
+def _fail(message: str, code: int = 1) -> None:
+    """Print an error and exit with ``code``."""
+    console.print(f"[red]error[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _scores_table(metrics: dict[str, Any]) -> Table:
+    """The model and its baselines, micro F1 in each scheme, for the terminal."""
+    table = Table("system", *(f"{s} F1" for s in SCHEMES), "strict 95% CI")
+    rows = [("model", metrics["overall"], metrics["bootstrap"])]
+    rows += [(b["name"], b["overall"], b["bootstrap"]) for b in metrics["baselines"]]
+    for name, overall, boot in rows:
+        ci = boot["strict"]
+        table.add_row(name, *(pct(overall[s]["micro"]["f1"]) for s in SCHEMES),
+                      f"{pct(ci['low'])}–{pct(ci['high'])}")
+    return table
+
+
+def evaluate(
+    model: str = typer.Argument(..., help="A spaCy pipeline: a directory or an installed package"),
+    data: Path = typer.Argument(..., help="Gold data: a .spacy file or Prodigy JSONL"),
+    out: Path = typer.Option(Path("evaluate/model"), help="Report folder (evaluate/NAME/)"),
+    train: Path = typer.Option(
+        Path("corpus/train.spacy"), help="Training data for the memorisation baseline"
+    ),
+    baseline_model: list[str] = typer.Option(
+        [], help="Installed spaCy pipeline to compare, its labels mapped by --label-map"
+    ),
+    label_map: str = typer.Option(DEFAULT_LABEL_MAP, help="SOURCE=TARGET,... for --baseline-model"),
+    patterns: bool = typer.Option(True, help="Include the pattern baseline"),
+    min_f1: float | None = typer.Option(None, help="Fail (exit 1) below this strict micro F1"),
+    baseline: Path | None = typer.Option(
+        None, help="metrics.json of an earlier run: fail when worse beyond the bootstrap interval"
+    ),
+    resamples: int = typer.Option(1000, help="Bootstrap resamples (over articles)"),
+    seed: int = typer.Option(0, help="Bootstrap seed"),
+) -> None:
+    """Score a model on gold articles under four schemes, with baselines, errors and a report."""
+    if not Path(data).exists():
+        _fail(f"{data} does not exist")
+    if baseline is not None and not baseline.is_file():
+        _fail(f"baseline metrics {baseline} does not exist")
+    try:
+        mapping = parse_label_map(label_map)
+        metrics = harness.evaluate(
+            model, data, out, train=train, baseline_models=baseline_model, label_map=mapping,
+            patterns=patterns, resamples=resamples, seed=seed,
+        )
+    except InvalidInput as err:
+        _fail(f"invalid gold file:\n{err}")
+    except (OSError, ValueError) as err:
+        _fail(str(err))
+    Console().print(_scores_table(metrics))
+    for skipped in metrics["skipped_baselines"]:
+        console.print(f"[yellow]skipped[/yellow] {skipped['name']}: {skipped['reason']}")
+    agree = metrics["crosscheck"]["agree"]
+    console.print(f"cross-check with spaCy Scorer and nervaluate: agree={str(agree).lower()}")
+    console.print(f"report: {out / 'report.html'} · {out / 'report.md'} · {out / 'metrics.json'}")
+    failures = harness.gate(metrics, min_f1, harness.load_metrics(baseline) if baseline else None)
+    if failures:
+        _fail("regression gate failed: " + "; ".join(failures))
+
+
+def crossval(
+    config: Path = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training config"),
+    gold: Path = typer.Option(Path("corpus/gold.jsonl"), help="Gold annotations"),
+    splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file (its groups)"),
+    out: Path = typer.Option(Path("evaluate/crossval"), help="Report folder"),
+    work: Path = typer.Option(Path("training/crossval"), help="Fold data and models"),
+    max_steps: int | None = typer.Option(None, help="Override training.max_steps per fold"),
+    resamples: int = typer.Option(1000, help="Bootstrap resamples for the pooled interval"),
+    seed: int = typer.Option(0, help="Bootstrap seed"),
+) -> None:
+    """Leave-one-group-out cross-validation: train and score each fold; mean and std."""
+    for path in (config, gold, splits):
+        if not path.exists():
+            _fail(f"{path} does not exist")
+    try:
+        result = crossval_mod.crossval(config, gold, splits, work, max_steps, resamples, seed)
+    except InvalidInput as err:
+        _fail(f"invalid gold file:\n{err}")
+    except Exception as err:  # a failed fold's training: say which, not a traceback
+        _fail(f"cross-validation failed: {err}")
+    files = crossval_mod.write_crossval(out, result)
+    table = Table(*crossval_mod.folds_table(result).headers)
+    for row in crossval_mod.folds_table(result).rows:
+        table.add_row(*map(str, row))
+    Console().print(table)
+    console.print(f"report: {files['markdown']} · {files['json']}")
