@@ -88,6 +88,10 @@ def split(
 
 # Commands of the other stages register here, one line each.
 # -- stage commands --
+from conflict_ner.cli_evaluation import crossval, evaluate  # noqa: E402
+
+app.command()(evaluate)
+app.command()(crossval)
 
 
 def main() -> None:
