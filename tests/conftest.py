@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# The session-wide real doccano server and its helpers (tests/conftest_doccano.py).
+pytest_plugins = ["conftest_doccano"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 

@@ -124,15 +124,18 @@ def align_spans(
 def _resolve_overlaps(
     text: str, spans: list[SpanTuple], file: str, example: str
 ) -> tuple[list[SpanTuple], list[SpanIssue]]:
-    """Drop exact duplicates; of overlapping spans keep the longer, reporting the other."""
+    """Of duplicate or overlapping spans keep one (the longer), reporting the others."""
     kept: list[SpanTuple] = []
     issues: list[SpanIssue] = []
-    for span in sorted(set(spans), key=lambda s: (-(s[1] - s[0]), s[0], s[2])):
+    for span in sorted(spans, key=lambda s: (-(s[1] - s[0]), s[0], s[2])):
         clash = next((k for k in kept if span[0] < k[1] and k[0] < span[1]), None)
         if clash is None:
             kept.append(span)
             continue
-        action = f"overlaps {clash[0]}-{clash[1]} {clash[2]}: left out (the longer span wins)"
+        if clash == span:
+            action = "duplicates another span (after snapping): left out"
+        else:
+            action = f"overlaps {clash[0]}-{clash[1]} {clash[2]}: left out (the longer span wins)"
         issues.append(SpanIssue(file, example, *span, text[span[0] : span[1]], action))
     return sorted(kept), issues
 

@@ -1,0 +1,108 @@
+"""Conversions between doccano JSONL, Prodigy JSONL and .spacy (no server needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from conflict_ner import convert
+from conflict_ner.cli_doccano import convert as convert_cmd
+from conflict_ner.tasks import make_task, read_tasks, write_jsonl
+
+TEXT = "The YPG-held town of al-Hasakah's north was shelled by ISIS."
+
+
+def _write_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf8")
+    return path
+
+
+def _spans(task: dict) -> list[tuple[int, int, str]]:
+    return [(s["start"], s["end"], s["label"]) for s in task["spans"]]
+
+
+def test_gold_round_trips_through_spacy_unchanged(root: Path, tmp_path: Path) -> None:
+    gold = root / "corpus" / "gold.jsonl"
+    convert.convert(gold, tmp_path / "gold.spacy")
+    report = convert.convert(tmp_path / "gold.spacy", tmp_path / "back.jsonl")
+    assert report.issues == [] and report.read == report.written
+    assert read_tasks(tmp_path / "back.jsonl") == read_tasks(gold)
+
+
+def test_gold_round_trips_through_doccano(root: Path, tmp_path: Path) -> None:
+    gold = root / "corpus" / "gold.jsonl"
+    convert.convert(gold, tmp_path / "doccano.jsonl", dst_format="doccano")
+    rows = [json.loads(line) for line in (tmp_path / "doccano.jsonl").read_text().splitlines()]
+    assert all({"text", "label", "article_id"} <= row.keys() for row in rows)
+    convert.convert(tmp_path / "doccano.jsonl", tmp_path / "back.jsonl")
+    back, original = read_tasks(tmp_path / "back.jsonl"), read_tasks(gold)
+    assert [_spans(t) for t in back] == [_spans(t) for t in original]
+    assert [t["_input_hash"] for t in back] == [t["_input_hash"] for t in original]
+    assert [t["meta"] for t in back] == [t["meta"] for t in original]
+
+
+def test_span_off_token_boundaries_is_reported_and_expanded(tmp_path: Path) -> None:
+    src = _write_rows(tmp_path / "d.jsonl", [{"text": TEXT, "label": [[4, 6, "FACTION"]]}])
+    report = convert.convert(src, tmp_path / "p.jsonl")
+    [issue] = report.issues
+    assert (issue.file, issue.example, issue.start, issue.end, issue.text) == (
+        str(src), "line 1", 4, 6, "YP"
+    )  # fmt: skip
+    assert "expanded to 4-7 'YPG'" in issue.action
+    assert _spans(read_tasks(tmp_path / "p.jsonl")[0]) == [(4, 7, "FACTION")]
+
+
+def test_strict_rejects_and_writes_nothing(tmp_path: Path) -> None:
+    src = _write_rows(tmp_path / "d.jsonl", [{"text": TEXT, "label": [[4, 6, "FACTION"]]}])
+    with pytest.raises(convert.MisalignedSpans) as err:
+        convert.convert(src, tmp_path / "p.jsonl", strict=True)
+    assert "rejected" in str(err.value)
+    assert not (tmp_path / "p.jsonl").exists()
+
+
+def test_overlap_after_snapping_keeps_longer_and_says_so(tmp_path: Path) -> None:
+    # 22-25 "l-H" expands to 21-31, the span already there; 24-33 "Hasakah's" is
+    # on boundaries but overlaps it.
+    rows = [{"text": TEXT, "label": [[21, 31, "PLACE"], [22, 25, "PLACE"], [24, 33, "PLACE"]]}]
+    report = convert.convert(_write_rows(tmp_path / "d.jsonl", rows), tmp_path / "p.jsonl")
+    assert _spans(read_tasks(tmp_path / "p.jsonl")[0]) == [(21, 31, "PLACE")]
+    actions = [i.action for i in report.issues]
+    assert any("duplicates another span" in a for a in actions)
+    assert any("overlaps 21-31" in a for a in actions)
+
+
+def test_rejected_answers_are_left_out_of_spacy_with_a_note(tmp_path: Path) -> None:
+    tasks = [make_task(TEXT, [(4, 7, "FACTION")], {"n": 1}), make_task(TEXT, [], {"n": 2})]
+    tasks[1]["answer"] = "reject"
+    write_jsonl(tmp_path / "p.jsonl", tasks)
+    report = convert.convert(tmp_path / "p.jsonl", tmp_path / "out.spacy")
+    assert report.written == 1 and len(report.skipped) == 1 and "reject" in report.skipped[0]
+
+
+def test_format_detection(tmp_path: Path) -> None:
+    doccano = _write_rows(tmp_path / "a.jsonl", [{"text": TEXT, "label": []}])
+    prodigy = _write_rows(tmp_path / "b.jsonl", [make_task(TEXT, [], {})])
+    assert convert.detect_format(doccano) == "doccano"
+    assert convert.detect_format(prodigy) == "prodigy"
+    assert convert.detect_format(tmp_path / "c.spacy") == "spacy"
+    with pytest.raises(ValueError):
+        convert.detect_format(tmp_path / "c.csv")
+
+
+def test_cli_convert_exit_codes(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.command()(convert_cmd)
+    src = _write_rows(tmp_path / "d.jsonl", [{"text": TEXT, "label": [[4, 6, "FACTION"]]}])
+    ok = CliRunner().invoke(app, [str(src), str(tmp_path / "out.spacy")])
+    assert ok.exit_code == 0, ok.output
+    assert "expanded" in ok.output
+    strict = CliRunner().invoke(app, [str(src), str(tmp_path / "s.jsonl"), "--strict"])
+    assert strict.exit_code == 1 and not (tmp_path / "s.jsonl").exists()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "x", "label": [[0, 1, "PLACE"]]}\n{not json\n')
+    bad = CliRunner().invoke(app, [str(broken), str(tmp_path / "b.jsonl")])
+    assert bad.exit_code == 1 and "malformed JSON" in bad.output
