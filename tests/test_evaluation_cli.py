@@ -93,7 +93,8 @@ def test_report_html_links_and_side_by_side_markup(setup: dict[str, Path]) -> No
     assert '<img src="confusion.png"' in index
     assert 'href="articles/a1.html"' in index and "agree: <strong>true</strong>" in index
     page = (setup["out"] / "articles" / "a1.html").read_text()
-    gold_col, pred_col = page.split("<td>", 2)[1:]
+    side_by_side = page.split('class="sbs"', 1)[1].split("</table>", 1)[0]
+    gold_col, pred_col = side_by_side.split("<td>", 2)[1:]
     # Gold column marks "Tal Tamr" as PLACE and "Islamic State" as FACTION ...
     assert re.search(r"Tal Tamr\s*<span[^>]*>PLACE", gold_col)
     assert re.search(r"Islamic State\s*<span[^>]*>FACTION", gold_col)
@@ -102,6 +103,7 @@ def test_report_html_links_and_side_by_side_markup(setup: dict[str, Path]) -> No
     assert not re.search(r"Tal Tamr\s*<span", pred_col)
     assert re.search(r"Islamic State\s*<span[^>]*>PLACE", pred_col)
     assert "#e8564d" in page and "#3f8fd2" in page  # the scheme's label colours
+    assert "<h2>Errors (2)</h2>" in page  # a1: boundary (Tamr) and label (Islamic State)
 
 
 def test_gate_min_f1(setup: dict[str, Path]) -> None:

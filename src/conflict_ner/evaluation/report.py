@@ -164,7 +164,7 @@ def sections(metrics: dict[str, Any]) -> list[Section]:
     counts = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in metrics["errors"]["counts"].items())
     return [
         Section("Scores (micro, all labels)", [
-            f"Model `{metrics['model']}` on `{metrics['data']}`: {metrics['articles']} articles. "
+            f"Model `{metrics['model']}` on `{metrics['data']}`: {metrics['articles']} article(s). "
             f"Intervals: {int(metrics['bootstrap']['strict']['level'] * 100)}% bootstrap over "
             f"articles ({metrics['bootstrap']['strict']['resamples']} resamples, seed "
             f"{metrics['bootstrap']['strict']['seed']}).",
@@ -292,8 +292,22 @@ def _render_part(doc: Doc, start: int, end: int) -> str:
                            options={"colors": COLOURS, "ents": labels})
 
 
-def article_page(doc_id: str, gold: Doc, pred: Doc, model: str, row: dict[str, Any]) -> str:
-    """Gold and predictions side by side, paragraph by paragraph, so rows line up."""
+def _article_errors(errors: Sequence[dict[str, Any]]) -> str:
+    """This article's strict errors as an HTML table (or a line saying there are none)."""
+    if not errors:
+        return "<p>No strict errors.</p>"
+    table = Table(["kind", "gold", "predicted", "context"], [
+        [e["kind"].replace("_", " "), e["gold"] or "", e["pred"] or "", e["context"]]
+        for e in errors
+    ])
+    return f"<h2>Errors ({len(errors)})</h2>{_html_block(table)}"
+
+
+def article_page(
+    doc_id: str, gold: Doc, pred: Doc, model: str, row: dict[str, Any],
+    errors: Sequence[dict[str, Any]] = (),
+) -> str:
+    """Gold and predictions side by side, paragraph by paragraph so rows line up; then errors."""
     strict = row["strict"]
     rows = "".join(
         f"<tr><td>{_render_part(gold, s, e)}</td><td>{_render_part(pred, s, e)}</td></tr>"
@@ -308,7 +322,7 @@ def article_page(doc_id: str, gold: Doc, pred: Doc, model: str, row: dict[str, A
         f"R {pct(strict['r'])} F1 {pct(strict['f1'])} · gold {strict['possible']} · "
         f"predicted {strict['actual']} · {legend}</p>"
         f'<table class="sbs"><thead><tr><th>Gold</th><th>Predicted ({html.escape(model)})'
-        f"</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"</th></tr></thead><tbody>{rows}</tbody></table>{_article_errors(errors)}"
     )
     return page(f"{doc_id}: gold vs predicted", body)
 
@@ -323,8 +337,9 @@ def write_report(
     plot_confusion(metrics["confusion"]["labels"], np.array(metrics["confusion"]["matrix"]),
                    files["confusion"], f"Token confusion: {Path(str(metrics['model'])).name}")
     for row, (gold, pred) in zip(metrics["per_article"], pairs, strict=True):
-        write_text_atomic(out / row["page"],
-                          article_page(row["article"], gold, pred, str(metrics["model"]), row))
+        errors = [e for e in metrics["errors"]["rows"] if e["article"] == row["article"]]
+        html_page = article_page(row["article"], gold, pred, str(metrics["model"]), row, errors)
+        write_text_atomic(out / row["page"], html_page)
     write_text_atomic(files["markdown"], render_markdown(metrics))
     write_text_atomic(files["html"], render_html(metrics))
     # metrics.json last: its presence means the whole report was written.
