@@ -51,6 +51,9 @@ VENV_ENV = "CONFLICT_NER_DOCCANO_VENV"
 # SQLite, and light on a 2-core machine (doccano's default is 2*cores+1).
 WEB_WORKERS = 2
 WORKER_CONCURRENCY = 1
+# Processes started by up() in this interpreter: held so that they are reaped
+# (and not reported as still running) when down() runs in the same process.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass
@@ -167,6 +170,8 @@ def _server_env(data_dir: Path, secret_key: str) -> dict[str, str]:
             # STANDALONE makes doccano serve its bundled web UI (as `doccano webserver` does).
             "STANDALONE": "True",
             "DEBUG": "False",
+            # Unbuffered, so that the logs hold everything even after a kill.
+            "PYTHONUNBUFFERED": "1",
             # doccano's settings fall back to a secret key published in its source.
             "SECRET_KEY": secret_key,
         }
@@ -276,10 +281,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> int:
+def _spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
     """Start a detached process in its own session (so its group can be killed as one)."""
     with log.open("ab") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -288,7 +293,6 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> int:
             cwd=cwd,
             start_new_session=True,
         )
-    return proc.pid
 
 
 def _commands(venv: Path, host: str, port: int) -> dict[str, list[str]]:
@@ -310,16 +314,20 @@ def _commands(venv: Path, host: str, port: int) -> dict[str, list[str]]:
     return {"web": web, "worker": worker}
 
 
-def _wait_healthy(url: str, pids: dict[str, int], venv: Path, logs: Path, timeout: float) -> None:
+def _wait_healthy(
+    url: str, procs: dict[str, subprocess.Popen[bytes]], logs: Path, timeout: float
+) -> None:
     """Wait until /v1/health/ is 200; fail early if a process died, or after timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if healthy(url, timeout=3):
             return
-        dead = [name for name, pid in pids.items() if not _pid_alive(pid, venv)]
+        # poll() on our own children: exact, unlike a look at /proc.
+        dead = {name: p.returncode for name, p in procs.items() if p.poll() is not None}
         if dead:
+            name, code = next(iter(dead.items()))
             raise DoccanoError(
-                f"doccano {', '.join(dead)} exited during start-up; see {logs}/{dead[0]}.log"
+                f"doccano {name} exited during start-up (exit code {code}); see {logs}/{name}.log"
             )
         time.sleep(0.5)
     raise DoccanoError(f"doccano did not become healthy at {url} within {timeout:.0f}s; see {logs}")
@@ -349,15 +357,17 @@ def up(
         raise DoccanoError(f"port {port} on {host} is taken; choose another with --port")
     env = _server_env(data_dir, creds["secret_key"])
     logs = data_dir / "logs"
-    pids = {
+    procs = {
         name: _spawn(cmd, env, logs / f"{name}.log", data_dir)
         for name, cmd in _commands(env_venv, host, port).items()
     }
+    pids = {name: p.pid for name, p in procs.items()}
+    _CHILDREN.update({p.pid: p for p in procs.values()})
     record = {"url": url, "venv": str(env_venv), "pids": pids}
     write_text_atomic(data_dir / "pids.json", json.dumps(record, indent=2))
     with console.status(f"waiting for doccano at {url}"):
         try:
-            _wait_healthy(url, pids, env_venv, logs, timeout)
+            _wait_healthy(url, procs, logs, timeout)
         except DoccanoError:
             down(data_dir, quiet=True)
             raise
@@ -388,8 +398,8 @@ def _gone(pid: int) -> bool:
     """True when no process of the group is left."""
     # When up() ran in this very process (tests), the leader is our child: reap
     # it, or as a zombie it would keep the group "alive".
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    if pid in _CHILDREN and _CHILDREN[pid].poll() is not None:
+        del _CHILDREN[pid]
     try:
         os.killpg(pid, 0)
     except ProcessLookupError:
