@@ -92,6 +92,10 @@ from conflict_ner.cli_evaluation import crossval, evaluate  # noqa: E402
 
 app.command()(evaluate)
 app.command()(crossval)
+from conflict_ner.cli_training import data, train  # noqa: E402
+
+app.command()(data)
+app.command()(train)
 
 
 def main() -> None:

@@ -1,0 +1,67 @@
+"""`conflict-ner data` and `conflict-ner train`: thin commands over training.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from conflict_ner import training
+from conflict_ner.tasks import InvalidInput
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str) -> None:
+    """Print an error and exit non-zero."""
+    console.print(f"[red]error[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def data(
+    gold: Path = typer.Option(Path("corpus/gold.jsonl"), help="Gold annotations (Prodigy JSONL)"),
+    splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file"),
+    out_dir: Path = typer.Option(Path("corpus"), "--out-dir", help="Where .spacy files go"),
+    fold: int | None = typer.Option(
+        None, help="Write fold N of the leave-one-group-out CV to OUT_DIR/folds/N instead"
+    ),
+) -> None:
+    """Write train/dev/test .spacy files (or one CV fold's train/dev) from gold annotations."""
+    try:
+        paths = training.make_docbins(gold, splits, out_dir, fold)
+    except InvalidInput as err:
+        _fail(f"invalid gold file:\n{err}")
+    except (training.SpanAlignmentError, ValueError, OSError) as err:
+        _fail(str(err))
+    for name, path in paths.items():
+        console.print(f"wrote {name}: {path}")
+
+
+def train(
+    config: Path = typer.Option(Path("configs/ner_trf.cfg"), help="spaCy training config"),
+    output: Path = typer.Option(Path("training"), help="Output directory (model-best, model-last)"),
+    train_path: Path = typer.Option(Path("corpus/train.spacy"), "--train", help="Training data"),
+    dev_path: Path = typer.Option(Path("corpus/dev.spacy"), "--dev", help="Development data"),
+    max_steps: int | None = typer.Option(None, help="Override training.max_steps"),
+    transformer: str | None = typer.Option(
+        None, help="Backbone: a Hugging Face name or a local directory (paths.transformer)"
+    ),
+) -> None:
+    """Train a spaCy pipeline offline; writes OUTPUT/model-best and OUTPUT/model-last."""
+    for path in (config, train_path, dev_path):
+        if not path.exists():
+            _fail(f"{path} does not exist (run `conflict-ner data` for the .spacy files)")
+    overrides: dict[str, object] = {}
+    if max_steps is not None:
+        overrides["training.max_steps"] = max_steps
+    if transformer is not None:
+        overrides["paths.transformer"] = transformer
+    os.environ.update(training.OFFLINE_ENV)
+    try:
+        best = training.train(config, output, train_path, dev_path, overrides)
+    except subprocess.CalledProcessError as err:
+        _fail(f"spacy train failed with exit code {err.returncode}")
+    console.print(f"[green]trained[/green]: {best} and {output / 'model-last'}")

