@@ -1,0 +1,189 @@
+"""Gold tasks to DocBins, the backbone variable, and real `spacy train` runs of both configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin, Span
+from typer.testing import CliRunner
+
+from conflict_ner import training
+from conflict_ner.articles import article_folds, load_articles, load_splits
+from conflict_ner.cli import app
+from conflict_ner.patterns import pre_annotate
+from conflict_ner.scheme import LABELS
+from conflict_ner.tasks import make_task, write_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+SPLITS = ROOT / "corpus" / "splits.json"
+STEPS = {"training.max_steps": 12, "training.eval_frequency": 6, "training.patience": 0}
+
+
+@pytest.fixture(scope="module")
+def gold(tmp_path_factory) -> Path:
+    """A gold file over the seed articles, its spans found by the rules (one task per article)."""
+    articles = load_articles(ROOT / "corpus" / "articles.jsonl")
+    spans = pre_annotate([a.text for a in articles])
+    tasks = [
+        make_task(a.text, found, {"article_id": a.id, "title": a.title})
+        for a, found in zip(articles, spans, strict=True)
+    ]
+    path = tmp_path_factory.mktemp("gold") / "gold.jsonl"
+    write_jsonl(path, tasks)
+    return path
+
+
+@pytest.fixture(scope="module")
+def docbins(gold, tmp_path_factory) -> dict[str, Path]:
+    return training.make_docbins(gold, SPLITS, tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> Path:
+    return training.build_tiny_transformer(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def read_docs(path: Path) -> list:
+    nlp = spacy.blank("en")
+    return list(DocBin().from_disk(path).get_docs(nlp.vocab))
+
+
+def assert_predicts_scheme_spans(model: Path) -> None:
+    """The trained pipeline loads, its NER knows exactly our labels and returns Spans of them."""
+    nlp = spacy.load(model)
+    assert set(nlp.get_pipe("ner").labels) == set(LABELS)
+    doc = nlp("The YPG attacked the NDF in Hassakeh, northeastern Syria, on Monday.")
+    assert all(isinstance(e, Span) and e.label_ in LABELS for e in doc.ents)
+
+
+# -- tasks to docs ----------------------------------------------------------------
+
+
+def test_task_to_doc_keeps_spans_and_article_id():
+    text = "The YPG entered al-Hasakah."
+    task = make_task(text, [(4, 7, "FACTION"), (16, 26, "PLACE")], {"article_id": "abc123"})
+    doc = training.task_to_doc(spacy.blank("en"), task)
+    assert doc.text == text
+    assert [(e.text, e.label_) for e in doc.ents] == [("YPG", "FACTION"), ("al-Hasakah", "PLACE")]
+    assert doc.user_data["article_id"] == "abc123"
+    assert doc.user_data["meta"] == {"article_id": "abc123"}
+
+
+def test_spans_off_token_boundaries_fail_loudly(tmp_path):
+    text = "Activist Suhaib al-Hasakawi spoke."
+    task = make_task(text, [], {"article_id": "a1"})
+    # "al-Hasaka" stops inside the token "Hasakawi": never silently dropped.
+    task["spans"] = [{"start": 16, "end": 25, "label": "PLACE"}]
+    with pytest.raises(training.SpanAlignmentError, match=r"16-25 PLACE 'al-Hasaka'"):
+        training.task_to_doc(spacy.blank("en"), task)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": text, "meta": {"article_id": "a1"},
+                                "spans": task["spans"]}) + "\n")
+    result = CliRunner().invoke(app, ["data", "--gold", str(gold), "--splits", str(SPLITS),
+                                      "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "off token boundaries" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# -- docbins ----------------------------------------------------------------------
+
+
+def test_make_docbins_follows_the_seed_splits(docbins):
+    splits = load_splits(SPLITS)["splits"]
+    assert set(docbins) == {"train", "dev", "test"}
+    for name, path in docbins.items():
+        docs = read_docs(path)
+        assert sorted(d.user_data["article_id"] for d in docs) == sorted(splits[name])
+        assert all(d.ents for d in docs)
+
+
+def test_make_docbins_writes_leave_one_group_out_folds(gold, tmp_path):
+    folds = article_folds(load_splits(SPLITS))
+    for n, (train_ids, held_out) in enumerate(folds):
+        paths = training.make_docbins(gold, SPLITS, tmp_path, fold=n)
+        assert paths == {
+            "train": tmp_path / "folds" / str(n) / "train.spacy",
+            "dev": tmp_path / "folds" / str(n) / "dev.spacy",
+        }
+        assert sorted(d.user_data["article_id"] for d in read_docs(paths["dev"])) == held_out
+        assert sorted(d.user_data["article_id"] for d in read_docs(paths["train"])) == sorted(
+            train_ids
+        )
+    with pytest.raises(ValueError, match="does not exist"):
+        training.make_docbins(gold, SPLITS, tmp_path, fold=len(folds))
+
+
+def test_cli_data_writes_seed_and_fold_files(gold, tmp_path):
+    runner = CliRunner()
+    args = ["data", "--gold", str(gold), "--splits", str(SPLITS), "--out-dir", str(tmp_path)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, [*args, "--fold", "0"]).exit_code == 0
+    assert {p.name for p in tmp_path.glob("*.spacy")} == {"train.spacy", "dev.spacy", "test.spacy"}
+    assert {p.name for p in (tmp_path / "folds" / "0").iterdir()} == {"train.spacy", "dev.spacy"}
+
+
+# -- backbone ---------------------------------------------------------------------
+
+
+def test_default_backbone_resolves_to_the_packaged_files(tmp_path):
+    resolved = Path(training.resolve_backbone(training.DEFAULT_BACKBONE))
+    assert (resolved / "config.json").is_file() and (resolved / "vocab.txt").is_file()
+    assert training.resolve_backbone(str(tmp_path)) == str(tmp_path.resolve())
+    assert training.resolve_backbone("roberta-base") == "roberta-base"
+
+
+def test_tiny_transformer_loads_as_bert(tiny_bert):
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(str(tiny_bert))
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert))
+    assert model.config.hidden_size == 32 and tokenizer.is_fast
+    assert tokenizer("YPG in Hassakeh")["input_ids"][0] == tokenizer.cls_token_id
+
+
+# -- real training ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_conflict_ner_train_cnn(docbins, tmp_path):
+    result = CliRunner().invoke(app, [
+        "train", "--config", str(ROOT / "configs" / "ner_cnn.cfg"),
+        "--output", str(tmp_path), "--train", str(docbins["train"]),
+        "--dev", str(docbins["dev"]), "--max-steps", "12",
+    ])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "model-last").is_dir()
+    assert_predicts_scheme_spans(tmp_path / "model-best")
+
+
+@pytest.mark.slow
+def test_train_function_with_tiny_transformer(docbins, tiny_bert, tmp_path):
+    best = training.train(
+        ROOT / "configs" / "ner_trf.cfg", tmp_path, docbins["train"], docbins["dev"],
+        {**STEPS, "paths.transformer": str(tiny_bert)},
+    )
+    assert best == tmp_path / "model-best"
+    assert_predicts_scheme_spans(best)
+
+
+@pytest.mark.slow
+def test_plain_spacy_train_command_line_with_tiny_transformer(docbins, tiny_bert, tmp_path):
+    """What a user types: no --code (entry points find our functions), offline."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    overrides = [a for k, v in STEPS.items() for a in (f"--{k}", str(v))]
+    subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(ROOT / "configs" / "ner_trf.cfg"),
+         "--output", str(tmp_path), "--paths.train", str(docbins["train"]),
+         "--paths.dev", str(docbins["dev"]), "--paths.transformer", str(tiny_bert), *overrides],
+        check=True, env=env, cwd=tmp_path,
+    )
+    assert_predicts_scheme_spans(tmp_path / "model-best")
+    saved = (tmp_path / "model-best" / "config.cfg").read_text()
+    assert str(tiny_bert) in saved
