@@ -88,6 +88,12 @@ def split(
 
 # Commands of the other stages register here, one line each.
 # -- stage commands --
+from conflict_ner.cli_doccano import convert, doccano_app, pull, push  # noqa: E402
+
+app.add_typer(doccano_app, name="doccano")
+app.command()(push)
+app.command()(pull)
+app.command()(convert)
 from conflict_ner.cli_evaluation import crossval, evaluate  # noqa: E402
 
 app.command()(evaluate)
@@ -96,6 +102,9 @@ from conflict_ner.cli_training import data, train  # noqa: E402
 
 app.command()(data)
 app.command()(train)
+from conflict_ner.cli_packaging import package  # noqa: E402
+
+app.command()(package)
 
 
 def main() -> None:
