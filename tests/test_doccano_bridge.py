@@ -190,3 +190,18 @@ def test_server_dying_mid_pull_writes_nothing(
 
 def _password(data_dir: Path) -> str:
     return server.read_credentials(data_dir)["password"]
+
+
+def test_push_with_pattern_pre_annotations(
+    doccano_api: DoccanoAPI, project_name: str, gold: list, tmp_path: Path
+) -> None:
+    from conflict_ner.patterns import pre_annotate
+
+    report = bridge.push(
+        _articles(tmp_path, gold[:1]), project_name, pre_annotate="patterns", api=doccano_api
+    )
+    expected = pre_annotate([gold[0]["text"]])[0]
+    assert report.spans == len(expected) > 0
+    bridge.pull(project_name, tmp_path / "out", api=doccano_api)
+    [task] = read_tasks(tmp_path / "out" / "merged.jsonl")
+    assert _spans(task) == sorted(expected)

@@ -153,16 +153,19 @@ def pipeline_annotator(nlp: Any) -> Annotator:
 
 
 def patterns_annotator() -> Annotator:
-    """Pre-annotations from conflict_ner.patterns.build_pipeline() (the rule-based pipeline)."""
+    """Pre-annotations from the rules: conflict_ner.patterns.pre_annotate, else build_pipeline()."""
     try:
-        from conflict_ner import patterns  # written by the training side; may not exist yet
+        from conflict_ner import patterns  # the training side's module
     except ImportError as err:
         raise DoccanoError(f"pre-annotation 'patterns' needs conflict_ner.patterns: {err}") from err
+    pre = getattr(patterns, "pre_annotate", None)
+    if pre is not None:
+        return lambda items: pre([item["text"] for item in items])
     build = getattr(patterns, "build_pipeline", None)
     if build is None:
         raise DoccanoError(
-            "pre-annotation 'patterns' needs conflict_ner.patterns.build_pipeline(), "
-            "which this version does not have"
+            "pre-annotation 'patterns' needs conflict_ner.patterns.pre_annotate(texts) or "
+            "build_pipeline(), and this version has neither"
         )
     return pipeline_annotator(build())
 
