@@ -169,7 +169,7 @@ def sections(metrics: dict[str, Any]) -> list[Section]:
             f"articles ({metrics['bootstrap']['strict']['resamples']} resamples, seed "
             f"{metrics['bootstrap']['strict']['seed']}).",
             _scores_table(metrics["overall"], metrics["bootstrap"]),
-            *([f"Only {metrics['articles']} articles: the intervals are rough (with one "
+            *([f"Only {metrics['articles']} article(s): the intervals are rough (with one "
                "article they have width 0)."] if metrics["articles"] < FEW_ARTICLES else []),
         ]),
         Section("Per label", [_labels_table(metrics["overall"])]),
