@@ -205,3 +205,30 @@ def test_push_with_pattern_pre_annotations(
     bridge.pull(project_name, tmp_path / "out", api=doccano_api)
     [task] = read_tasks(tmp_path / "out" / "merged.jsonl")
     assert _spans(task) == sorted(expected)
+
+
+def test_push_with_a_model_path(doccano_api: DoccanoAPI, project_name: str, tmp_path: Path) -> None:
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns(
+        [{"label": "FACTION", "pattern": "YPG"}, {"label": "PLACE", "pattern": "Raqqa"}]
+    )
+    nlp.to_disk(tmp_path / "model")
+    articles = tmp_path / "a.jsonl"
+    write_jsonl(articles, [{"id": "x1", "text": "The YPG entered Raqqa on Monday."}])
+    report = bridge.push(
+        articles, project_name, pre_annotate=str(tmp_path / "model"), api=doccano_api
+    )
+    assert report.spans == 2
+    bridge.pull(project_name, tmp_path / "out", api=doccano_api)
+    [task] = read_tasks(tmp_path / "out" / "merged.jsonl")
+    assert _spans(task) == [(4, 7, "FACTION"), (16, 21, "PLACE")]
+
+
+def test_import_errors_inside_doccano_are_shown(doccano_api: DoccanoAPI, project_name: str) -> None:
+    from conflict_ner.doccano.errors import DoccanoImportError
+
+    project_id = doccano_api.ensure_project(project_name)
+    with pytest.raises(DoccanoImportError, match=r"bad\.jsonl line 1: Invalid data in line 1"):
+        doccano_api.import_rows(project_id, [{"text": "", "label": []}], "bad.jsonl")
