@@ -4,8 +4,8 @@ functions our training configs name (found by spaCy through entry points, so
 training run itself, and a tiny transformer for tests.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": spaCy validates registered functions
+# against their real annotations, which must not be strings.
 import importlib.util
 import json
 import os
@@ -257,7 +257,8 @@ def tiny_vocab() -> list[str]:
     """A WordPiece vocabulary: special tokens, characters (plain and ##) and a few words."""
     chars = [chr(c) for c in range(33, 127)]
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    return [*special, *chars, *(f"##{c}" for c in chars), *TINY_VOCAB_WORDS]
+    entries = [*special, *chars, *(f"##{c}" for c in chars), *TINY_VOCAB_WORDS]
+    return list(dict.fromkeys(entries))  # a repeated entry leaves a hole in the ids
 
 
 def build_tiny_transformer(out_dir: Path) -> Path:
