@@ -138,6 +138,12 @@ def test_annotators_merge_and_conflicts(
     saved = json.loads((out / "agreement.json").read_text())
     assert saved["pairs"] == report.agreement["pairs"]
 
+    # Without the pushing account's pre-annotations, example one is ann's alone.
+    bridge.pull(project_name, tmp_path / "humans", api=doccano_api, ignore_users=["admin"])
+    humans = {t["meta"]["article_id"]: t for t in read_tasks(tmp_path / "humans" / "merged.jsonl")}
+    assert _spans(humans[one["meta"]["article_id"]]) == sorted([*_spans(one)[:3], extra_one])
+    assert not (tmp_path / "humans" / "annotators" / "admin.jsonl").exists()
+
 
 def test_wrong_credentials_are_a_clear_error(
     doccano_connection: Connection, doccano_server: server.ServerInfo, no_doccano_env: None,

@@ -1,7 +1,8 @@
 """CLI commands for doccano and format conversion; cli.py registers them.
 
 Exit codes: 0 fine, 1 bad input (files, credentials, configuration, doccano
-refusing an import), 2 doccano unreachable (nothing written).
+refusing an import), 2 doccano unreachable (nothing written); `doccano status`
+exits 3 when the local server is not running.
 """
 
 from __future__ import annotations
@@ -121,13 +122,20 @@ def push(
 def pull(
     project: str = typer.Option("conflict-ner", help="doccano project name"),
     out: Path = typer.Option(Path("corpus/annotations"), help="Output folder"),
+    ignore_user: list[str] = typer.Option(
+        [],
+        help="Leave this user's spans out of files, merge and agreement (repeatable), "
+        "e.g. the account whose pushed pre-annotations should not vote",
+    ),
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Download every user's annotations: per-annotator, merged, conflicts, agreement."""
     from conflict_ner.doccano import bridge
 
     with _exit_codes():
-        report = bridge.pull(project, out, data_dir=data_dir, console=Console())
+        report = bridge.pull(
+            project, out, data_dir=data_dir, console=Console(), ignore_users=ignore_user
+        )
     for issue in report.issues:
         console.print(f"[yellow]snapped[/yellow] {issue}", highlight=False)
     users = ", ".join(f"{u} ({n})" for u, n in sorted(report.annotators.items())) or "none"

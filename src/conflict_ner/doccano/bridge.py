@@ -296,18 +296,25 @@ class ExampleVotes:
     confirmed_by: set[str] = field(default_factory=set)
 
 
-def collect(dl: Download, issues: list[SpanIssue]) -> list[ExampleVotes]:
-    """Per example, every annotator's token-aligned spans and who confirmed it."""
+def collect(
+    dl: Download, issues: list[SpanIssue], ignore_users: Iterable[str] = ()
+) -> list[ExampleVotes]:
+    """Per example, every annotator's token-aligned spans and who confirmed it.
+
+    ``ignore_users`` are left out entirely (e.g. the account whose pushed
+    pre-annotations should not count as a vote).
+    """
+    ignored = set(ignore_users)
     by_id = {
         ex["id"]: ExampleVotes(ex["id"], ex["text"], _clean_meta(ex["meta"], ex["id"]))
         for ex in dl.examples
     }
     for user, rows in dl.export_confirmed.rows_by_user.items():
-        for row in rows:
+        for row in rows if user not in ignored else []:
             if row["id"] in by_id:
                 by_id[row["id"]].confirmed_by.add(user)
     for user, rows in dl.export_all.rows_by_user.items():
-        for row in rows:
+        for row in rows if user not in ignored else []:
             votes = by_id.get(row["id"])
             raw = [(int(s), int(e), str(lab)) for s, e, lab in row.get("label") or []]
             if votes is None or not (raw or user in votes.confirmed_by):
@@ -564,12 +571,16 @@ def pull(
     api: DoccanoAPI | None = None,
     data_dir: Path = Path(".doccano"),
     console: Console | None = None,
+    ignore_users: Iterable[str] = (),
 ) -> PullReport:
-    """Download every annotation of every user, then write raw, per-annotator, merged files."""
+    """Download every annotation of every user, then write raw, per-annotator, merged files.
+
+    ``ignore_users``: users whose spans neither vote nor get a file (raw keeps them).
+    """
     api = api or DoccanoAPI(resolve_connection(data_dir))
     dl = download(api, project)  # a failure here leaves out_dir untouched
     issues: list[SpanIssue] = []
-    votes = collect(dl, issues)
+    votes = collect(dl, issues, ignore_users)
     roles = {m["username"]: m["role"] for m in dl.members}
     per_user = annotator_tasks(votes, project)
     merged, conflicts = merge(votes, roles, project)
