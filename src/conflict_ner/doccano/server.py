@@ -343,6 +343,11 @@ def up(
 ) -> ServerInfo:
     """Start (or reuse) a local doccano; return its URL and the credentials file path."""
     console = console or _console()
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            f"[yellow]warning[/yellow] binding {host}: doccano will be reachable "
+            "from other machines; use a strong password and TLS in front of it"
+        )
     data_dir = Path(data_dir).absolute()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     env_venv = ensure_venv(venv_path(data_dir, venv), console)
