@@ -102,9 +102,10 @@ from conflict_ner.cli_training import data, train  # noqa: E402
 
 app.command()(data)
 app.command()(train)
-from conflict_ner.cli_packaging import package  # noqa: E402
+from conflict_ner.cli_packaging import package, summary  # noqa: E402
 
 app.command()(package)
+app.command()(summary)
 
 
 def main() -> None:

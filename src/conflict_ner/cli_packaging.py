@@ -7,10 +7,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from conflict_ner.packaging import PackagingError, build_wheel, check_wheel
 
 console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def package(
@@ -39,3 +41,23 @@ def package(
     except PackagingError as err:
         console.print(f"[red]error[/red] {err}")
         raise typer.Exit(1) from None
+
+
+def summary(
+    report: Path = typer.Option(Path("evaluate/seeds"), help="Evaluation report folder"),
+    wheel: Path | None = typer.Option(None, help="The built wheel"),
+) -> None:
+    """F1 per label on the held-out articles, and where the report and the wheel are."""
+    metrics_path = report / "metrics.json"
+    if not metrics_path.is_file():
+        console.print(f"[red]error[/red] {metrics_path}: no evaluation metrics")
+        raise typer.Exit(1)
+    strict = json.loads(metrics_path.read_text())["overall"]["strict"]
+    table = Table("label", "precision", "recall", "F1", title="held-out articles, strict")
+    rows = [*strict["per_label"].items(), ("micro", strict["micro"])]
+    for label, s in rows:
+        table.add_row(label, f"{s['p']:.3f}", f"{s['r']:.3f}", f"{s['f1']:.3f}")
+    out.print(table)
+    out.print(f"report: {report / 'report.html'}")
+    if wheel:
+        out.print(f"wheel:  {wheel}" + ("" if wheel.is_file() else " (missing)"))

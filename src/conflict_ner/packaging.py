@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from confection import Config
 from spacy.util import get_minor_version_range, load_config
 
 from conflict_ner.tasks import write_text_atomic
@@ -60,7 +61,7 @@ def backbone_of(config: dict[str, Any]) -> dict[str, str] | None:
     for key, info in BACKBONES.items():
         if key in name.lower().replace("_", "-"):
             return {**info, "path": name}
-    return {"name": name, "license": "see the model's own card", "url": ""}
+    return {"name": name, "license": "see the model's own card", "url": "", "path": name}
 
 
 def custom_code_references(config: dict[str, Any]) -> list[str]:
@@ -100,10 +101,28 @@ def package_meta(
             {"name": backbone["name"], "url": backbone["url"], "license": backbone["license"]}
         )
     if metrics:
-        meta["performance"] = metrics
+        meta["performance"] = performance(metrics)
     # Only the runtime libraries: never doccano-client or this toolkit.
     meta["requirements"] = runtime_requirements(config)
     return meta
+
+
+def performance(metrics: dict[str, Any]) -> dict[str, Any]:
+    """spaCy-style scores (ents_p/r/f, ents_per_type) from an evaluation's metrics.json,
+    plus the micro F1 of every scheme and the strict bootstrap interval."""
+    strict = metrics["overall"]["strict"]
+    return {
+        "ents_p": strict["micro"]["p"],
+        "ents_r": strict["micro"]["r"],
+        "ents_f": strict["micro"]["f1"],
+        "ents_per_type": {
+            label: {"p": s["p"], "r": s["r"], "f": s["f1"]}
+            for label, s in strict["per_label"].items()
+        },
+        "f1_by_scheme": {k: v["micro"]["f1"] for k, v in metrics["overall"].items()},
+        "strict_f1_interval": metrics.get("bootstrap", {}).get("strict"),
+        "evaluated_on": {"data": metrics.get("data"), "articles": metrics.get("articles")},
+    }
 
 
 def runtime_requirements(config: dict[str, Any]) -> list[str]:
@@ -114,6 +133,32 @@ def runtime_requirements(config: dict[str, Any]) -> list[str]:
     from importlib.metadata import version
 
     return [f"spacy-transformers{get_minor_version_range(version('spacy-transformers'))}"]
+
+
+BACKBONE_LOOKUP = "conflict_ner.backbone_path.v1"
+
+
+def _without_backbone_lookup(node: Any) -> Any:
+    """The config tree with every backbone lookup replaced by the name it was given."""
+    if isinstance(node, dict):
+        if node.get("@misc") == BACKBONE_LOOKUP:
+            return node["name"]
+        return {key: _without_backbone_lookup(value) for key, value in node.items()}
+    return node
+
+
+def portable_copy(model_dir: Path, dest: Path) -> Path:
+    """A copy of a pipeline whose config needs no conflict_ner code to load.
+
+    The backbone lookup only matters when a transformer is first initialised
+    from its files; a trained pipeline carries its weights, tokenizer and
+    config, so the plain name is enough (and documents where it came from).
+    """
+    shutil.copytree(model_dir, dest)
+    config = load_config(dest / "config.cfg", interpolate=False)
+    portable = Config(_without_backbone_lookup(dict(config)), section_order=config.section_order)
+    portable.to_disk(dest / "config.cfg")
+    return dest
 
 
 def build_wheel(
@@ -127,20 +172,21 @@ def build_wheel(
     model_dir = Path(model_dir)
     if not (model_dir / "meta.json").is_file():
         raise PackagingError(f"{model_dir}: not a spaCy pipeline folder (no meta.json)")
-    references = custom_code_references(load_config(model_dir / "config.cfg"))
-    if references:
-        raise PackagingError(
-            f"{model_dir}: the pipeline needs conflict_ner code at load time ({references}); "
-            "the wheel must depend on spaCy and spacy-transformers only"
-        )
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
+        pipeline = portable_copy(model_dir, Path(tmp) / "pipeline")
+        references = custom_code_references(load_config(pipeline / "config.cfg"))
+        if references:
+            raise PackagingError(
+                f"{model_dir}: the pipeline needs conflict_ner code at load time "
+                f"({references}); the wheel must depend on spaCy and spacy-transformers only"
+            )
         meta_path = Path(tmp) / "meta.json"
-        write_text_atomic(meta_path, json.dumps(package_meta(model_dir, name, version, metrics)))
+        write_text_atomic(meta_path, json.dumps(package_meta(pipeline, name, version, metrics)))
         command = [
-            sys.executable, "-m", "spacy", "package", str(model_dir), str(out_dir),
+            sys.executable, "-m", "spacy", "package", str(pipeline), str(out_dir),
             "--name", name, "--version", version, "--meta-path", str(meta_path),
-            "--build", "wheel", "--force", "--no-require-parent",
+            "--build", "wheel", "--force",
         ]
         run(command, "spacy package")
     lang = json.loads((model_dir / "meta.json").read_text()).get("lang", "en")

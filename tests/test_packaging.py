@@ -1,0 +1,82 @@
+"""The model wheel: built with spacy package, installed into a fresh venv, loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.training import Example
+from spacy.util import load_config
+from typer.testing import CliRunner
+
+from conflict_ner.cli import app
+from conflict_ner.packaging import custom_code_references, portable_copy
+from conflict_ner.training import build_tiny_transformer
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
+    """The transformer config, initialised on a tiny random BERT built here, saved to disk."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base = tmp_path_factory.mktemp("pipeline")
+    backbone = build_tiny_transformer(base / "bert")
+    config = load_config(
+        root / "configs" / "ner_trf.cfg",
+        overrides={"paths.transformer": str(backbone)},
+        interpolate=True,
+    )
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    doc = nlp.make_doc("The YPG fought the NDF in Hasakah.")
+    example = Example.from_dict(
+        doc, {"entities": [(4, 7, "FACTION"), (19, 22, "FACTION"), (26, 33, "PLACE")]}
+    )
+    nlp.initialize(lambda: [example])
+    nlp.to_disk(base / "model")
+    return base / "model"
+
+
+def test_portable_copy_needs_no_toolkit_code(tiny_pipeline: Path, tmp_path: Path) -> None:
+    original = load_config(tiny_pipeline / "config.cfg")
+    assert custom_code_references(original), "the test pipeline should use the backbone lookup"
+    copy = portable_copy(tiny_pipeline, tmp_path / "copy")
+    assert custom_code_references(load_config(copy / "config.cfg")) == []
+    assert spacy.load(copy)("YPG in Hasakah").text == "YPG in Hasakah"
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_loads_in_a_fresh_venv(tiny_pipeline: Path, tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.json"
+    strict = {
+        "micro": {"p": 0.5, "r": 0.25, "f1": 1 / 3},
+        "per_label": {"FACTION": {"p": 1.0, "r": 0.5, "f1": 2 / 3},
+                      "PLACE": {"p": 0.0, "r": 0.0, "f1": 0.0}},
+    }
+    metrics.write_text(json.dumps({"overall": {"strict": strict}, "data": "x", "articles": 1}))
+    out = tmp_path / "packages"
+    built = runner.invoke(app, ["package", str(tiny_pipeline), "--out", str(out),
+                                "--version", "0.0.1", "--metrics", str(metrics)])
+    assert built.exit_code == 0, built.output
+    wheel = out / "en_conflict_ner-0.0.1" / "dist" / "en_conflict_ner-0.0.1-py3-none-any.whl"
+    assert wheel.is_file()
+
+    meta = json.loads((out / "en_conflict_ner-0.0.1" / "meta.json").read_text())
+    names = sorted(r.split(">")[0].split("=")[0] for r in meta["requirements"])
+    assert names == ["spacy", "spacy-transformers"]
+    assert meta["labels"]["ner"] == ["FACTION", "PLACE"]
+    assert meta["performance"]["ents_per_type"]["FACTION"]["f"] == pytest.approx(2 / 3)
+    assert meta["custom_code"] == "none" and meta["backbone"]["path"]
+
+    checked = runner.invoke(app, ["package", str(wheel), "--check"])
+    assert checked.exit_code == 0, checked.output
+    assert "spacy.load('en_conflict_ner') works" in checked.output
+
+
+def test_package_refuses_a_folder_that_is_no_pipeline(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["package", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not a spaCy pipeline folder" in result.output
