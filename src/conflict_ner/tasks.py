@@ -293,18 +293,31 @@ def dumps(task: Task) -> str:
     return json.dumps(task, separators=(",", ":"), ensure_ascii=True)
 
 
-def write_text_atomic(path: Path, content: str) -> None:
-    """Write a text file through a temporary file and rename: never half-written."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file through a temporary file and a rename: never half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf8", newline="\n") as handle:
-            handle.write(content)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        # mkstemp makes the file 0600; outputs get the usual permissions.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, content: str) -> None:
+    """Write a UTF-8 text file atomically (see ``write_bytes_atomic``)."""
+    write_bytes_atomic(path, content.encode("utf8"))
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:

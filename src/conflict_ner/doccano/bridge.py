@@ -53,6 +53,7 @@ from conflict_ner.tasks import (
     make_task,
     make_tokens,
     read_tasks,
+    write_bytes_atomic,
     write_jsonl,
     write_text_atomic,
 )
@@ -614,8 +615,8 @@ def _write_pull(
 ) -> None:
     """Write every pull output, each through a temporary file and a rename."""
     raw = out / "raw"
-    _write_bytes_atomic(raw / "export_all.zip", dl.export_all.raw)
-    _write_bytes_atomic(raw / "export_confirmed.zip", dl.export_confirmed.raw)
+    write_bytes_atomic(raw / "export_all.zip", dl.export_all.raw)
+    write_bytes_atomic(raw / "export_confirmed.zip", dl.export_confirmed.raw)
     write_text_atomic(raw / "examples.json", json.dumps(dl.examples, indent=1, ensure_ascii=False))
     write_text_atomic(raw / "members.json", json.dumps(dl.members, indent=1, ensure_ascii=False))
     written = set()
@@ -632,11 +633,3 @@ def _write_pull(
     counts = Counter(c["reason"].split(",")[0].split(" ")[0] for c in conflicts)
     summary = {**result, "merged_examples": len(merged), "conflicts": dict(counts)}
     write_text_atomic(out / "agreement.json", json.dumps(summary, indent=2) + "\n")
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Bytes through a temporary file and a rename (tasks.py has only a text version)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from spacy.tokens import Doc
 
 from conflict_ner.evaluation.crosscheck import ents_of
 from conflict_ner.evaluation.scoring import Ent, align
+from conflict_ner.tasks import write_bytes_atomic
 
 # Error kinds, in the order the report lists them.
 KINDS: tuple[str, ...] = ("false_positive", "false_negative", "boundary", "label", "boundary_label")
@@ -142,14 +142,10 @@ def plot_confusion(names: Sequence[str], matrix: np.ndarray, path: Path, title: 
             colour = "white" if shares[i, j] > 0.6 else "black"
             ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=colour)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
+    image = io.BytesIO()
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        fig.savefig(image, format="png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    write_bytes_atomic(Path(path), image.getvalue())
+    return Path(path)
