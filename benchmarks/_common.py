@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-console = Console()
+# Wide enough for the tables when the output goes to a file (as in a background run).
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def cores() -> int:
