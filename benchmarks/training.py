@@ -1,0 +1,223 @@
+"""Training speed and memory: seconds per 100 steps and peak RSS, CNN vs transformer.
+
+    python benchmarks/training.py [--steps 100] [--eval-frequency 50]
+
+Each (corpus, config) pair is one ``python -m spacy train`` subprocess (the
+command line conflict_ner.training.train runs, plus ``--code
+benchmarks/_train_hooks.py`` for the clocks), with a config copy bounded to
+--steps updates, --eval-frequency, patience off and the dev set capped at
+--dev-limit docs. Corpora:
+
+- seed: corpus/train.spacy and dev.spacy (a snapshot; made from
+  corpus/gold.jsonl with training.make_docbins, as `conflict-ner data` does,
+  if missing);
+- fashion: the Prodigy fashion-brands exports in ../shared/datasets, converted
+  here with conflict_ner.convert (rejected tasks dropped). Their label is
+  FASHION_BRAND: neither config lists labels, so the NER takes its labels
+  from the data on initialisation.
+
+Figures: seconds per 100 updates, timed from before_update to before_update
+and leaving out the steps that end in an evaluation (and model-best saving);
+the same including evaluations; words per update and training words per
+second; wall time of the whole subprocess (start-up, initialisation and
+backbone loading included); peak RSS of the subprocess (os.wait4's
+ru_maxrss). Ratio: trf / cnn per corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, console, finish, machine_info, print_machine, ratio, table
+from rich.progress import Progress
+from thinc.api import Config
+
+from conflict_ner.convert import convert
+from conflict_ner.training import OFFLINE_ENV, make_docbins
+
+HOOKS = Path(__file__).resolve().parent / "_train_hooks.py"
+FASHION = ROOT.parent / "shared/datasets/prodigy_fashion_brands"
+CONFIGS = {"cnn": ROOT / "configs/ner_cnn.cfg", "trf": ROOT / "configs/ner_trf.cfg"}
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=100, help="training.max_steps")
+    parser.add_argument("--eval-frequency", type=int, default=50)
+    parser.add_argument("--dev-limit", type=int, default=200, help="dev docs per evaluation")
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--corpora", nargs="+", default=["seed", "fashion"],
+                        choices=["seed", "fashion"])  # fmt: skip
+    parser.add_argument("--fashion-dir", type=Path, default=FASHION)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return parser.parse_args()
+
+
+# -- corpora -----------------------------------------------------------------------------------
+def seed_corpus(out: Path) -> tuple[Path, Path]:
+    """A snapshot of the seed train/dev .spacy files (made from the gold if missing)."""
+    train, dev = ROOT / "corpus/train.spacy", ROOT / "corpus/dev.spacy"
+    out.mkdir(parents=True, exist_ok=True)
+    if train.is_file() and dev.is_file():
+        return Path(shutil.copy(train, out)), Path(shutil.copy(dev, out))
+    made = make_docbins(ROOT / "corpus/gold.jsonl", ROOT / "corpus/splits.json", out)
+    return made["train"], made["dev"]
+
+
+def fashion_corpus(src: Path, out: Path) -> tuple[Path, Path]:
+    """The Prodigy fashion-brands exports as train/dev .spacy files, via our converter."""
+    paths = []
+    for name, part in (("fashion_brands_training.jsonl", "train"),
+                       ("fashion_brands_eval.jsonl", "dev")):  # fmt: skip
+        dst = out / f"{part}.spacy"
+        report = convert(src / name, dst)
+        left_out, issues = len(report.skipped), len(report.issues)
+        console.print(f"fashion {part}: {report.written} docs from {name} "
+                      f"({left_out} left out, {issues} span issues)")  # fmt: skip
+        paths.append(dst)
+    return paths[0], paths[1]
+
+
+# -- one training run ----------------------------------------------------------------------------
+def bounded_config(config: Path, work: Path, args: argparse.Namespace) -> Path:
+    """A copy of a config bounded to the benchmark's steps, with the clock hooks in."""
+    cfg = Config().from_disk(config, interpolate=False)
+    training = cfg["training"]
+    training.update(max_steps=args.steps, eval_frequency=args.eval_frequency, patience=0)
+    training["before_update"] = {"@callbacks": "bench.step_clock.v1",
+                                 "path": str(work / "steps.txt")}  # fmt: skip
+    training["logger"] = {"@loggers": "bench.words_logger.v1", "path": str(work / "words.jsonl")}
+    cfg["corpora"]["dev"]["limit"] = args.dev_limit
+    path = work / config.name
+    cfg.to_disk(path)
+    return path
+
+
+def run_training(cfg: Path, train: Path, dev: Path, work: Path, steps: int) -> tuple[float, int]:
+    """Run spacy train as a subprocess; return wall seconds and peak RSS in KiB."""
+    command = [sys.executable, "-m", "spacy", "train", str(cfg), "--output", str(work / "out"),
+               "--paths.train", str(train), "--paths.dev", str(dev),
+               "--code", str(HOOKS)]  # fmt: skip
+    env = {**os.environ, **OFFLINE_ENV}
+    log = work / "train.log"
+    start = time.perf_counter()
+    with log.open("wb") as out, Progress(console=console, transient=True) as progress:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        task = progress.add_task(f"spacy train {cfg.name}", total=steps + 1)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            progress.update(task, completed=len(read_clock(work / "steps.txt")))
+            time.sleep(0.5)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise SystemExit(f"spacy train failed ({proc.returncode}); end of {log}:\n{tail}")
+    return time.perf_counter() - start, usage.ru_maxrss
+
+
+def read_clock(path: Path) -> list[tuple[int, float]]:
+    """(step, seconds) pairs written by bench.step_clock.v1."""
+    if not path.is_file():
+        return []
+    pairs = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return [(int(step), float(t)) for step, t in pairs]
+
+
+def step_figures(clock: list[tuple[int, float]], eval_frequency: int) -> dict[str, float]:
+    """Seconds per 100 updates, without and with the steps that end in an evaluation."""
+    durations = [(a[0], b[1] - a[1]) for a, b in itertools.pairwise(clock)]
+    plain = [d for step, d in durations if step % eval_frequency]
+    all_ = [d for _, d in durations]
+    return {
+        "steps": len(clock) - 1,
+        "timed_steps": len(plain),
+        "s_per_100": 100 * statistics.mean(plain) if plain else float("nan"),
+        "s_per_100_median": 100 * statistics.median(plain) if plain else float("nan"),
+        "s_per_100_with_eval": 100 * statistics.mean(all_) if all_ else float("nan"),
+    }
+
+
+def words_per_step(path: Path) -> float:
+    """Mean words per update, from the last evaluation's running total."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    last = rows[-1]
+    return last["words"] / (last["step"] + 1)
+
+
+def benchmark(name: str, corpus: str, data: tuple[Path, Path], work: Path,
+              args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    """Train one config on one corpus; return its figures."""
+    work.mkdir(parents=True)
+    cfg = bounded_config(CONFIGS[name], work, args)
+    wall, maxrss_kib = run_training(cfg, data[0], data[1], work, args.steps)
+    figures = step_figures(read_clock(work / "steps.txt"), args.eval_frequency)
+    wps = words_per_step(work / "words.jsonl")
+    figures.update(config=name, corpus=corpus, wall_s=wall, peak_rss_mib=maxrss_kib / 1024,
+                   words_per_step=wps, train_wps=wps / (figures["s_per_100"] / 100))  # fmt: skip
+    console.print(f"{corpus}/{name}: {figures['s_per_100']:.1f} s per 100 steps, "
+                  f"peak RSS {figures['peak_rss_mib']:,.0f} MiB, wall {wall:.0f} s")  # fmt: skip
+    return figures
+
+
+# -- report ----------------------------------------------------------------------------------
+def report(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Print every run and the trf/cnn ratios per corpus; return the ratios."""
+    columns = ["corpus/config", "steps timed", "s/100 steps", "median", "with eval",
+               "words/step", "train wps", "peak RSS MiB", "wall s"]  # fmt: skip
+    rows = [[f"{r['corpus']}/{r['config']}", str(r["timed_steps"]), f"{r['s_per_100']:.1f}",
+             f"{r['s_per_100_median']:.1f}", f"{r['s_per_100_with_eval']:.1f}",
+             f"{r['words_per_step']:,.0f}", f"{r['train_wps']:,.0f}",
+             f"{r['peak_rss_mib']:,.0f}", f"{r['wall_s']:.0f}"] for r in runs]  # fmt: skip
+    console.print(table("training speed and memory", columns, rows))
+    ratios: dict[str, float] = {}
+    by_key = {(r["corpus"], r["config"]): r for r in runs}
+    for corpus in dict.fromkeys(r["corpus"] for r in runs):
+        trf, cnn = by_key.get((corpus, "trf")), by_key.get((corpus, "cnn"))
+        if trf is None or cnn is None:
+            continue
+        for key in ("s_per_100", "train_wps", "peak_rss_mib"):
+            ratios[f"{corpus} trf/cnn {key}"] = ratio(trf[key], cnn[key])
+    for name, value in ratios.items():
+        console.print(f"ratio {name}: {value:.2f}")
+    return ratios
+
+
+def main() -> None:
+    """Prepare the corpora, train every config on each, print figures and ratios."""
+    args = parse_args()
+    info = machine_info()
+    print_machine(info)
+    work = Path(tempfile.mkdtemp(prefix="conflict-ner-bench-train-"))
+    runs: list[dict[str, Any]] = []
+    try:
+        corpora = {}
+        if "seed" in args.corpora:
+            corpora["seed"] = seed_corpus(work / "seed")
+        if "fashion" in args.corpora:
+            corpora["fashion"] = fashion_corpus(args.fashion_dir, work / "fashion")
+        for corpus, data in corpora.items():
+            for name in args.configs:
+                runs.append(benchmark(name, corpus, data, work / f"{corpus}-{name}", args))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ratios = report(runs)
+    settings = {k: getattr(args, k) for k in ("steps", "eval_frequency", "dev_limit")}
+    finish(info, {"runs": runs, "ratios": ratios, "settings": settings}, args.json)
+
+
+if __name__ == "__main__":
+    main()
