@@ -32,5 +32,13 @@ test: setup
 lint: setup
 	$(BIN)/ruff check src tests
 
+# Benchmarks (figures and reading in docs/benchmarks.md); the full sizes take
+# about an hour on 2 cores. `make bench BENCH_QUICK=1` runs small sizes.
+bench: setup
+	$(BIN)/python benchmarks/inference.py $(if $(BENCH_QUICK),--words 2000 --repeats 1)
+	$(BIN)/python benchmarks/doccano_io.py $(if $(BENCH_QUICK),--sizes 20 100)
+	$(BIN)/python benchmarks/training.py \
+	  $(if $(BENCH_QUICK),--steps 6 --eval-frequency 3 --dev-limit 20)
+
 clean:
 	rm -rf $(VENV) training/model-* evaluate/*/ corpus/*.spacy corpus/folds
