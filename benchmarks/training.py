@@ -1,6 +1,6 @@
 """Training speed and memory: seconds per 100 steps and peak RSS, CNN vs transformer.
 
-    python benchmarks/training.py [--steps 100] [--eval-frequency 50]
+    python benchmarks/training.py [--steps 100] [--eval-frequency 100]
 
 Each (corpus, config) pair is one ``python -m spacy train`` subprocess (the
 command line conflict_ner.training.train runs, plus ``--code
@@ -55,7 +55,7 @@ def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=100, help="training.max_steps")
-    parser.add_argument("--eval-frequency", type=int, default=50)
+    parser.add_argument("--eval-frequency", type=int, default=100)
     parser.add_argument("--dev-limit", type=int, default=200, help="dev docs per evaluation")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--corpora", nargs="+", default=["seed", "fashion"],
