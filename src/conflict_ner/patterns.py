@@ -246,6 +246,8 @@ def add_ruler(nlp: Language, before: str | None = None) -> Language:
             "annotate_ents": True,
             "overwrite": False,
             "ents_filter": {"@misc": "conflict_ner.ruler_ents_filter.v1"},
+            # Score doc.ents (the span_ruler default scores doc.spans, which we do not set).
+            "scorer": {"@scorers": "spacy.entity_ruler_scorer.v1"},
         },
     )
     ruler.add_patterns(list(build_patterns()))
