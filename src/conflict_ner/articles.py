@@ -16,7 +16,14 @@ from typing import Any
 
 from sklearn.model_selection import LeaveOneGroupOut
 
-from conflict_ner.tasks import InvalidInput, Problem, iter_jsonl, write_jsonl, write_text_atomic
+from conflict_ner.tasks import (
+    InvalidInput,
+    Problem,
+    iter_jsonl,
+    read_records,
+    write_jsonl,
+    write_text_atomic,
+)
 
 SPLITS = ("train", "dev", "test")
 
@@ -272,19 +279,14 @@ def write_articles(path: Path, articles: Iterable[Article]) -> None:
 
 def load_articles(path: Path) -> list[Article]:
     """Articles from a corpus JSONL file written by ``write_articles``."""
-    problems: list[Problem] = []
-    articles: list[Article] = []
-    for number, item in iter_jsonl(Path(path)):
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
+
+    def parse(record: dict[str, Any]) -> Article:
         try:
-            articles.append(Article(**item))
+            return Article(**record)
         except TypeError as err:
-            problems.append(Problem(Path(path), number, f"not an article record: {err}"))
-    if problems:
-        raise InvalidInput(problems)
-    return articles
+            raise ValueError(f"not an article record: {err}") from None
+
+    return read_records(path, parse)
 
 
 def duplicate_groups(ids: list[str], pairs: Iterable[NearDuplicate]) -> list[list[str]]:

@@ -11,12 +11,12 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import spacy
 from spacy.language import Language
@@ -24,6 +24,7 @@ from spacy.language import Language
 from conflict_ner.scheme import LABELS
 
 Task = dict[str, Any]
+T = TypeVar("T")
 
 # Prodigy's defaults: which keys identify the input and the question asked of it.
 INPUT_KEYS = ("text", "image", "html", "input")
@@ -165,6 +166,26 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Task | Problem]]:
         yield number, obj
 
 
+def read_records(path: Path, parse: Callable[[Task], T]) -> list[T]:
+    """Every line of a JSONL file through ``parse``; raise InvalidInput listing all problems.
+
+    ``parse`` raises ValueError with a message for a record it cannot take.
+    """
+    records: list[T] = []
+    problems: list[Problem] = []
+    for number, item in iter_jsonl(Path(path)):
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        try:
+            records.append(parse(item))
+        except ValueError as err:
+            problems.extend(Problem(Path(path), number, str(m)) for m in err.args or [err])
+    if problems:
+        raise InvalidInput(problems)
+    return records
+
+
 def read_tasks(
     path: Path, labels: Iterable[str] | None = LABELS, check: bool = True
 ) -> list[Task]:
@@ -172,18 +193,14 @@ def read_tasks(
 
     ``labels=None`` accepts any label (for other projects' exports).
     """
-    tasks: list[Task] = []
-    problems: list[Problem] = []
-    for number, item in iter_jsonl(Path(path)):
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
-        if check:
-            problems.extend(Problem(Path(path), number, m) for m in check_task(item, labels))
-        tasks.append(item)
-    if problems:
-        raise InvalidInput(problems)
-    return tasks
+
+    def checked(task: Task) -> Task:
+        problems = check_task(task, labels) if check else []
+        if problems:
+            raise ValueError(*problems)
+        return task
+
+    return read_records(path, checked)
 
 
 def validate_file(path: Path, labels: Iterable[str] | None = LABELS) -> list[Problem]:

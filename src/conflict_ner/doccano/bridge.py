@@ -49,9 +49,9 @@ from conflict_ner.tasks import (
     Problem,
     Task,
     input_hash,
-    iter_jsonl,
     make_task,
     make_tokens,
+    read_records,
     read_tasks,
     write_bytes_atomic,
     write_jsonl,
@@ -82,25 +82,20 @@ class PushReport:
 
 def load_push_items(path: Path) -> list[ArticleRow]:
     """Articles (corpus/articles.jsonl rows) or Prodigy tasks, as text + meta; checked."""
-    items: list[ArticleRow] = []
-    problems: list[Problem] = []
-    for number, row in iter_jsonl(Path(path)):
-        if isinstance(row, Problem):
-            problems.append(row)
-            continue
+
+    def parse(row: dict[str, Any]) -> ArticleRow:
         text = row.get("text")
         if not isinstance(text, str) or not text.strip():
-            problems.append(Problem(Path(path), number, "needs a non-empty 'text'"))
-            continue
+            raise ValueError("needs a non-empty 'text'")
         meta = row.get("meta") if isinstance(row.get("meta"), dict) else row
         item = {k: meta.get(k) for k in META_FIELDS}
         item["article_id"] = meta.get("article_id") or row.get("id") or content_id(text)
         item["text"] = text
-        items.append(item)
-    if not items and not problems:
-        problems.append(Problem(Path(path), 0, "the file holds no articles"))
-    if problems:
-        raise InvalidInput(problems)
+        return item
+
+    items = read_records(path, parse)
+    if not items:
+        raise InvalidInput([Problem(Path(path), 0, "the file holds no articles")])
     return items
 
 
