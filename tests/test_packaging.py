@@ -42,9 +42,10 @@ def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
 
 def test_portable_copy_needs_no_toolkit_code(tiny_pipeline: Path, tmp_path: Path) -> None:
     original = load_config(tiny_pipeline / "config.cfg")
-    assert custom_code_references(original), "the test pipeline should use the backbone lookup"
+    assert "conflict_ner.backbone_path.v1" in custom_code_references(original)
     copy = portable_copy(tiny_pipeline, tmp_path / "copy")
-    assert custom_code_references(load_config(copy / "config.cfg")) == []
+    left = custom_code_references(load_config(copy / "config.cfg"))
+    assert set(left.values()) <= {"conflict_ner.pipeline_code"}
     assert spacy.load(copy)("YPG in Hasakah").text == "YPG in Hasakah"
 
 
@@ -69,7 +70,11 @@ def test_wheel_installs_and_loads_in_a_fresh_venv(tiny_pipeline: Path, tmp_path:
     assert names == ["spacy", "spacy-transformers"]
     assert meta["labels"]["ner"] == ["FACTION", "PLACE"]
     assert meta["performance"]["ents_per_type"]["FACTION"]["f"] == pytest.approx(2 / 3)
-    assert meta["custom_code"] == "none" and meta["backbone"]["path"]
+    assert meta["backbone"]["path"]
+    # The ruler's filter ships inside the wheel, not as a dependency on the toolkit.
+    assert meta["custom_code"] == ["conflict_ner.ruler_ents_filter.v1"]
+    package_dir = out / "en_conflict_ner-0.0.1" / "en_conflict_ner"
+    assert (package_dir / "pipeline_code.py").is_file()
 
     checked = runner.invoke(app, ["package", str(wheel), "--check"])
     assert checked.exit_code == 0, checked.output

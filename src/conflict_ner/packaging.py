@@ -64,18 +64,40 @@ def backbone_of(config: dict[str, Any]) -> dict[str, str] | None:
     return {"name": name, "license": "see the model's own card", "url": "", "path": name}
 
 
-def custom_code_references(config: dict[str, Any]) -> list[str]:
-    """Registered functions from conflict_ner that the runtime part of a config uses."""
+# The one module a trained pipeline may need from us; it imports spaCy only and
+# is shipped inside the wheel (spaCy's --code), so the model needs no toolkit.
+SHIPPED_MODULE = "conflict_ner.pipeline_code"
+TOOLKIT_DISTRIBUTION = "conflict-ner"
+
+
+def custom_code_references(config: dict[str, Any]) -> dict[str, str]:
+    """Registered conflict_ner functions that the runtime part of a config uses: name -> module."""
     from spacy.util import registry, walk_dict
 
-    found = []
+    found = {}
     for section in ("nlp", "components"):
         for path, value in walk_dict(config.get(section, {})):
             if path[-1].startswith("@"):
-                info = registry.find(path[-1][1:], value)
-                if str(info.get("module", "")).startswith("conflict_ner"):
-                    found.append(f"{path[-1][1:]}:{value}")
+                module = str(registry.find(path[-1][1:], value).get("module", ""))
+                if module.startswith("conflict_ner"):
+                    found[value] = module
     return found
+
+
+def shipped_code(config: dict[str, Any], where: Path) -> list[Path]:
+    """The code files the wheel must carry; PackagingError when a function cannot be shipped."""
+    references = custom_code_references(config)
+    unshippable = {name: m for name, m in references.items() if m != SHIPPED_MODULE}
+    if unshippable:
+        raise PackagingError(
+            f"{where}: the pipeline needs toolkit code at load time ({unshippable}); only "
+            f"functions in {SHIPPED_MODULE} can ship in the wheel"
+        )
+    if not references:
+        return []
+    from conflict_ner import pipeline_code
+
+    return [Path(pipeline_code.__file__)]
 
 
 def package_meta(
@@ -93,7 +115,7 @@ def package_meta(
         license="MIT",
         sources=[{"name": "conflict-ner seed corpus", "description": TRAINING_DATA}],
         labels={"ner": ["FACTION", "PLACE"]},
-        custom_code=custom_code_references(config) or "none",
+        custom_code=sorted(custom_code_references(config)) or "none",
     )
     if backbone:
         meta["backbone"] = backbone
@@ -175,25 +197,43 @@ def build_wheel(
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = portable_copy(model_dir, Path(tmp) / "pipeline")
-        references = custom_code_references(load_config(pipeline / "config.cfg"))
-        if references:
-            raise PackagingError(
-                f"{model_dir}: the pipeline needs conflict_ner code at load time "
-                f"({references}); the wheel must depend on spaCy and spacy-transformers only"
-            )
+        code = shipped_code(load_config(pipeline / "config.cfg"), model_dir)
         meta_path = Path(tmp) / "meta.json"
         write_text_atomic(meta_path, json.dumps(package_meta(pipeline, name, version, metrics)))
         command = [
             sys.executable, "-m", "spacy", "package", str(pipeline), str(out_dir),
             "--name", name, "--version", version, "--meta-path", str(meta_path),
-            "--build", "wheel", "--force",
+            "--build", "none", "--force",
+            *(["--code", ",".join(map(str, code))] if code else []),
         ]
         run(command, "spacy package")
     lang = json.loads((model_dir / "meta.json").read_text()).get("lang", "en")
-    wheels = sorted((out_dir / f"{lang}_{name}-{version}" / "dist").glob("*.whl"))
+    package_dir = out_dir / f"{lang}_{name}-{version}"
+    drop_toolkit_requirement(package_dir)
+    # Built here rather than by spacy package, after the requirements are mended;
+    # no isolation: setuptools is installed, and nothing needs fetching.
+    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", str(package_dir)],
+        "building the wheel")
+    wheels = sorted((package_dir / "dist").glob("*.whl"))
     if not wheels:
         raise PackagingError(f"spacy package wrote no wheel under {out_dir}")
     return wheels[-1]
+
+
+def drop_toolkit_requirement(package_dir: Path) -> None:
+    """Remove conflict-ner from the generated package's requirements.
+
+    spacy package adds the distribution of every registered function a config
+    names, and catalogue finds ours through the toolkit's entry points even
+    though the code ships in the wheel.
+    """
+    for meta_path in package_dir.rglob("meta.json"):
+        meta = json.loads(meta_path.read_text())
+        if "requirements" in meta:
+            meta["requirements"] = [
+                r for r in meta["requirements"] if not r.startswith(TOOLKIT_DISTRIBUTION)
+            ]
+            write_text_atomic(meta_path, json.dumps(meta, indent=2))
 
 
 def run(command: list[str], what: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:

@@ -29,12 +29,12 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Span
-from spacy.util import filter_spans, registry
+from spacy.util import registry
+
+from conflict_ner.pipeline_code import BLOCK
 
 DATA = files("conflict_ner") / "data"
 GEONAMES_FILE = "geonames_places.txt"
-BLOCK = "_BLOCK"  # label of surface forms that must stay untagged; never output
 RULER_NAME = "pattern_ruler"
 
 # Cities of these countries, with the smallest population kept for each: the
@@ -200,39 +200,6 @@ def build_patterns() -> tuple[dict[str, Any], ...]:
 def patterns_for_config() -> list[dict[str, Any]]:
     """The span patterns, for ``[initialize.components.<ruler>] patterns`` in a config."""
     return list(build_patterns())
-
-
-def is_adjectival_compound(span: Span) -> bool:
-    """A place inside an adjective: "US-backed", "Kurdish-held", "pro-Damascus", "Syria-based"."""
-    doc = span.doc
-    after = span.end < len(doc) and doc[span.end].text in ("-", "–") and not span[-1].whitespace_
-    before = span.start >= 2 and doc[span.start - 1].text in ("-", "–") and (
-        not doc[span.start - 2].whitespace_ and doc[span.start - 2].lower_ in ("pro", "anti")
-    )
-    after_word = after and span.end + 1 < len(doc) and doc[span.end + 1].is_lower
-    return bool(after_word or before)
-
-
-def keep_rule_span(span: Span) -> bool:
-    """Whether a matched span becomes an entity (not a blocked form or an adjectival place)."""
-    if span.label_ == BLOCK:
-        return False
-    return not (span.label_ == "PLACE" and is_adjectival_compound(span))
-
-
-@registry.misc("conflict_ner.ruler_ents_filter.v1")
-def make_ents_filter() -> Any:
-    """A SpanRuler ents_filter: longest match wins, blocked forms and adjectival places dropped,
-    existing entities (e.g. from an earlier component) kept where nothing new overlaps them."""
-
-    def ents_filter(entities: Iterable[Span], spans: Iterable[Span]) -> list[Span]:
-        chosen = filter_spans(list(spans))
-        taken = {i for s in chosen for i in range(s.start, s.end)}
-        kept = [s for s in chosen if keep_rule_span(s)]
-        old = [e for e in entities if not taken.intersection(range(e.start, e.end))]
-        return sorted(kept + old, key=lambda s: s.start)
-
-    return ents_filter
 
 
 def add_ruler(nlp: Language, before: str | None = None) -> Language:
