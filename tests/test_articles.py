@@ -109,6 +109,19 @@ def test_cli_ingest_bad_input_exits_1_and_writes_nothing(tmp_path: Path) -> None
     assert not out.exists() and not (tmp_path / "s.json").exists()
 
 
+def test_load_articles_rejects_records_of_the_wrong_shape(tmp_path: Path) -> None:
+    path = tmp_path / "articles.jsonl"
+    good = {"id": "a", "title": None, "date": None, "source": "x.txt", "text": "YPG.", "url": None}
+    lines = [good, {**good, "text": None}, {"text": "no id"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    with pytest.raises(InvalidInput) as err:
+        load_articles(path)
+    assert [(p.line, p.message.split(":")[0]) for p in err.value.problems] == [
+        (2, "id, text and source must be non-empty strings"),
+        (3, "not an article record"),
+    ]
+
+
 def test_seed_ingest_matches_the_committed_corpus(root: Path, tmp_path: Path) -> None:
     out, splits = tmp_path / "articles.jsonl", tmp_path / "splits.json"
     result = runner.invoke(app, ["ingest", str(root / "seeds"), "--out", str(out),

@@ -106,3 +106,32 @@ def test_cli_convert_exit_codes(tmp_path: Path) -> None:
     broken.write_text('{"text": "x", "label": [[0, 1, "PLACE"]]}\n{not json\n')
     bad = CliRunner().invoke(app, [str(broken), str(tmp_path / "b.jsonl")])
     assert bad.exit_code == 1 and "malformed JSON" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "expected"),
+    [
+        ("d.jsonl", json.dumps({"text": TEXT, "label": [[18, 12, "PLACE"]]}), "reversed"),
+        ("d.jsonl", json.dumps({"text": TEXT, "label": [[5, 2000, "PLACE"]]}), "outside"),
+        ("d.jsonl", json.dumps({"text": TEXT, "label": [[13, 13, "PLACE"]]}), "empty"),
+        ("p.jsonl", json.dumps({"text": TEXT, "spans": [{"start": 4, "end": 7}]}),
+         "needs start, end and label"),
+        ("p.jsonl", json.dumps({"text": TEXT, "spans": [{"start": 4, "end": 7, "label": ["X"]}]}),
+         "not a string"),
+    ],
+)
+def test_cli_convert_bad_spans_name_file_and_line(
+    tmp_path: Path, name: str, line: str, expected: str
+) -> None:
+    app = typer.Typer()
+    app.command()(convert_cmd)
+    good = json.dumps({"text": TEXT, "label": [[4, 7, "FACTION"]]})
+    if name == "p.jsonl":
+        good = json.dumps(make_task(TEXT, [(4, 7, "FACTION")], {}))
+    src = tmp_path / name
+    src.write_text(good + "\n" + line + "\n", encoding="utf8")
+    out = tmp_path / "out.spacy"
+    result = CliRunner().invoke(app, [str(src), str(out)])
+    assert result.exit_code == 1, result.output
+    assert f"{src}:2" in result.output and expected in result.output
+    assert not out.exists()

@@ -74,6 +74,7 @@ def test_valid_file_has_no_problems(tmp_path: Path) -> None:
          "whitespace"),
         (lambda t: t["tokens"][1].__setitem__("text", "XYZ"), "differs from the text"),
         (lambda t: t["spans"][0].__setitem__("token_end", 5), "disagree"),
+        (lambda t: t["spans"][0].__setitem__("label", ["FACTION"]), "not a string"),
     ],
 )
 def test_bad_tasks_are_reported_with_file_and_line(tmp_path: Path, mutate, expected: str) -> None:

@@ -282,9 +282,12 @@ def load_articles(path: Path) -> list[Article]:
 
     def parse(record: dict[str, Any]) -> Article:
         try:
-            return Article(**record)
+            article = Article(**record)
         except TypeError as err:
             raise ValueError(f"not an article record: {err}") from None
+        if not all(isinstance(v, str) and v for v in (article.id, article.text, article.source)):
+            raise ValueError("id, text and source must be non-empty strings")
+        return article
 
     return read_records(path, parse)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from conflict_ner.packaging import PackagingError, build_wheel, check_wheel
+from conflict_ner.packaging import PackagingError, build_wheel, check_wheel, read_metrics
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -34,11 +33,11 @@ def package(
             for text, label in result.entities:
                 console.print(f"  {label:8} {text}")
             return
-        scores = json.loads(metrics.read_text()) if metrics else None
+        scores = read_metrics(metrics) if metrics else None
         with console.status("spacy package"):
             wheel = build_wheel(target, out, name, version, scores)
         console.print(f"wheel: {wheel}")
-    except PackagingError as err:
+    except (PackagingError, OSError) as err:
         console.print(f"[red]error[/red] {err}")
         raise typer.Exit(1) from None
 
@@ -48,11 +47,11 @@ def summary(
     wheel: Path | None = typer.Option(None, help="The built wheel"),
 ) -> None:
     """F1 per label on the held-out articles, and where the report and the wheel are."""
-    metrics_path = report / "metrics.json"
-    if not metrics_path.is_file():
-        console.print(f"[red]error[/red] {metrics_path}: no evaluation metrics")
-        raise typer.Exit(1)
-    strict = json.loads(metrics_path.read_text())["overall"]["strict"]
+    try:
+        strict = read_metrics(report / "metrics.json")["overall"]["strict"]
+    except PackagingError as err:
+        console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(1) from None
     table = Table("label", "precision", "recall", "F1", title="held-out articles, strict")
     rows = [*strict["per_label"].items(), ("micro", strict["micro"])]
     for label, s in rows:

@@ -64,4 +64,6 @@ def train(
         best = training.train(config, output, train_path, dev_path, overrides)
     except subprocess.CalledProcessError as err:
         _fail(f"spacy train failed with exit code {err.returncode}")
+    except RuntimeError as err:
+        _fail(str(err))
     console.print(f"[green]trained[/green]: {best} and {output / 'model-last'}")

@@ -30,11 +30,13 @@ from conflict_ner.tasks import (
     InvalidInput,
     Problem,
     Task,
+    check_task,
     iter_jsonl,
     make_task,
-    read_tasks,
+    read_records,
     set_hashes,
     tokenizer,
+    write_bytes_atomic,
     write_jsonl,
     write_text_atomic,
 )
@@ -101,6 +103,11 @@ def align_spans(
     kept: list[SpanTuple] = []
     issues: list[SpanIssue] = []
     for start, end, label in spans:
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            raise ValueError(
+                f"example {example}: span {start}-{end} {label} is empty, reversed or outside "
+                f"the text (length {len(text)})"
+            )
         surface = text[start:end]
         if doc.char_span(start, end, label=label, alignment_mode="strict") is not None:
             kept.append((start, end, label))
@@ -270,11 +277,23 @@ def read_any(path: Path, fmt: Format, strict: bool, report: ConvertReport) -> li
     elif fmt == "spacy":
         tasks = read_spacy(path)
     else:
-        # Labels are not checked: conversion serves other label schemes too.
-        tasks = read_tasks(path, labels=None, check=False)
+        # Any label: conversion serves other label schemes too. Off-boundary spans
+        # are for _realign_task to report and snap, so only structure is checked here.
+        tasks = read_records(path, _structurally_sound)
         tasks = [_realign_task(t, str(path), strict, report) for t in tasks]
     report.read = len(tasks)
     return tasks
+
+
+def _structurally_sound(task: Task) -> Task:
+    """A Prodigy task with text and well-formed spans; ValueError naming what is wrong."""
+    problems = [
+        m for m in check_task({**task, "tokens": None}, labels=None)
+        if "token boundaries" not in m and "overlap" not in m and "whitespace" not in m
+    ]
+    if problems:
+        raise ValueError(*problems)
+    return task
 
 
 def _realign_task(task: Task, file: str, strict: bool, report: ConvertReport) -> Task:
@@ -318,10 +337,7 @@ def _write_docbin(path: Path, tasks: list[Task], report: ConvertReport) -> None:
         doc, issues = task_to_doc(task, str(path))
         report.issues.extend(issues)
         docbin.add(doc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(docbin.to_bytes())
-    tmp.replace(path)
+    write_bytes_atomic(path, docbin.to_bytes())
 
 
 def convert(

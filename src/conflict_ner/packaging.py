@@ -114,7 +114,6 @@ def package_meta(
         author="conflict-ner",
         license="MIT",
         sources=[{"name": "conflict-ner seed corpus", "description": TRAINING_DATA}],
-        labels={"ner": ["FACTION", "PLACE"]},
         custom_code=sorted(custom_code_references(config)) or "none",
     )
     if backbone:
@@ -127,6 +126,16 @@ def package_meta(
     # Only the runtime libraries: never doccano-client or this toolkit.
     meta["requirements"] = runtime_requirements(config)
     return meta
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    """An evaluation's metrics.json; PackagingError naming the file when it is unusable."""
+    try:
+        metrics = json.loads(Path(path).read_text(encoding="utf8"))
+        metrics["overall"]["strict"]["per_label"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise PackagingError(f"{path}: not an evaluation metrics.json ({err})") from None
+    return metrics
 
 
 def performance(metrics: dict[str, Any]) -> dict[str, Any]:

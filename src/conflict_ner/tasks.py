@@ -252,6 +252,8 @@ def _check_span(
         return [f"{name} has non-integer offsets"]
     if not 0 <= start < end <= len(text):
         return [f"{name} is outside the text (length {len(text)}) or empty"]
+    if not isinstance(label, str):
+        return [f"{name} has a label that is not a string"]
     problems: list[str] = []
     if labels is not None and label not in labels:
         problems.append(f"{name} has unknown label {label!r}; expected one of {sorted(labels)}")

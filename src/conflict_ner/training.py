@@ -23,7 +23,7 @@ from thinc.api import Model, concatenate
 from thinc.types import Floats2d
 
 from conflict_ner.articles import article_folds, content_id, load_splits, split_of
-from conflict_ner.tasks import Task, read_tasks, tokenizer
+from conflict_ner.tasks import Task, read_tasks, tokenizer, write_bytes_atomic
 
 # The Hugging Face name of the default backbone and the package that ships its files.
 DEFAULT_BACKBONE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -159,9 +159,9 @@ def gold_docs(gold: Path, nlp: Language | None = None) -> list[Doc]:
 
 
 def _write_docbin(path: Path, docs: Iterable[Doc]) -> Path:
-    """Write Docs (with user_data) to a .spacy file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"], docs=docs, store_user_data=True).to_disk(path)
+    """Write Docs (with user_data) to a .spacy file, atomically."""
+    docbin = DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"], docs=docs, store_user_data=True)
+    write_bytes_atomic(path, docbin.to_bytes())
     return path
 
 

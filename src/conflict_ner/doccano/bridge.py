@@ -119,7 +119,9 @@ Annotator = Callable[[list[ArticleRow]], list[list[SpanTuple]]]
 
 def gold_annotator(gold_path: Path) -> Annotator:
     """Pre-annotations from gold Prodigy tasks, matched on meta.article_id and same text."""
+    # Rejected or ignored tasks are no gold (training skips them too).
     gold = read_tasks(gold_path) if Path(gold_path).exists() else []
+    gold = [t for t in gold if t.get("answer", "accept") == "accept"]
     by_id = {(t.get("meta") or {}).get("article_id"): t for t in gold}
     by_hash = {input_hash({"text": t["text"]}): t for t in gold}
 
