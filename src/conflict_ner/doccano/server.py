@@ -343,7 +343,8 @@ def up(
 ) -> ServerInfo:
     """Start (or reuse) a local doccano; return its URL and the credentials file path."""
     console = console or _console()
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    # IPv4 only (sockets and URLs here are IPv4): loopback is 127.0.0.1 or localhost.
+    if host not in ("127.0.0.1", "localhost"):
         console.print(
             f"[yellow]warning[/yellow] binding {host}: doccano will be reachable "
             "from other machines; use a strong password and TLS in front of it"
