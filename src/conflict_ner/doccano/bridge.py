@@ -40,7 +40,7 @@ from rich.table import Table
 from sklearn.metrics import cohen_kappa_score
 
 from conflict_ner.articles import content_id
-from conflict_ner.convert import SpanIssue, SpanTuple, align_spans
+from conflict_ner.convert import SpanIssue, SpanTuple, align_spans, doccano_spans
 from conflict_ner.doccano.client import DoccanoAPI, Export, resolve_connection
 from conflict_ner.doccano.errors import DoccanoError
 from conflict_ner.scheme import LABELS
@@ -314,7 +314,7 @@ def collect(
     for user, rows in dl.export_all.rows_by_user.items():
         for row in rows if user not in ignored else []:
             votes = by_id.get(row["id"])
-            raw = [(int(s), int(e), str(lab)) for s, e, lab in row.get("label") or []]
+            raw = doccano_spans(row)
             if votes is None or not (raw or user in votes.confirmed_by):
                 continue
             example = str(votes.meta.get("article_id", votes.example_id))

@@ -410,11 +410,6 @@ def parse_export_zip(raw: bytes) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def export_spans(row: dict[str, Any]) -> list[tuple[int, int, str]]:
-    """(start, end, label) spans of one export row (its ``label`` list)."""
-    return [(int(s), int(e), str(label)) for s, e, label in row.get("label") or []]
-
-
 def _short(err: BaseException) -> str:
     """A one-line reason from a requests error (refused, reset, timed out)."""
     text = str(err)
