@@ -90,6 +90,12 @@ def content_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf8")).hexdigest()[:16]
 
 
+def article_id(task: dict[str, Any]) -> str:
+    """The article a Prodigy task belongs to: meta.article_id, else its text's content id."""
+    meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+    return str(meta.get("article_id") or content_id(task["text"]))
+
+
 def parse_date(line: str) -> str | None:
     """ISO date of a line that is only a date ("22 August, 2016"), else None."""
     line = line.strip()

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from spacy.tokens import Doc, DocBin
 
+from conflict_ner.articles import article_id
 from conflict_ner.tasks import (
     InvalidInput,
     Problem,
@@ -206,7 +207,7 @@ def task_to_doc(task: Task, file: str = "-", strict: bool = False) -> tuple[Doc,
     if doc is None:
         doc = tokenizer()(text)
     spans = [(s["start"], s["end"], s["label"]) for s in task.get("spans", [])]
-    example = str((task.get("meta") or {}).get("article_id", task.get("_input_hash", "-")))
+    example = article_id(task)
     aligned, issues = align_spans(text, spans, file, example, strict)
     ents = [doc.char_span(s, e, label=label, alignment_mode="expand") for s, e, label in aligned]
     doc.ents = [ent for ent in ents if ent is not None]
@@ -299,7 +300,7 @@ def _structurally_sound(task: Task) -> Task:
 def _realign_task(task: Task, file: str, strict: bool, report: ConvertReport) -> Task:
     """A Prodigy task whose spans sit on our tokenizer's token boundaries."""
     spans = [(s["start"], s["end"], s["label"]) for s in task.get("spans", [])]
-    example = str((task.get("meta") or {}).get("article_id", task.get("_input_hash", "-")))
+    example = article_id(task)
     aligned, issues = align_spans(task["text"], spans, file, example, strict)
     report.issues.extend(issues)
     if not issues and task.get("tokens"):

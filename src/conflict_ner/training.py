@@ -22,7 +22,7 @@ from spacy.util import registry
 from thinc.api import Model, concatenate
 from thinc.types import Floats2d
 
-from conflict_ner.articles import article_folds, content_id, load_splits, split_of
+from conflict_ner.articles import article_folds, article_id, load_splits, split_of
 from conflict_ner.tasks import Task, read_tasks, tokenizer, write_bytes_atomic
 
 # The Hugging Face name of the default backbone and the package that ships its files.
@@ -89,12 +89,6 @@ def concat_tok2vec(
 # -- gold tasks to Docs -------------------------------------------------------
 
 
-def article_id_of(task: Task) -> str:
-    """The article a task belongs to: meta article_id, else the content hash of its text."""
-    meta = task.get("meta") or {}
-    return str(meta.get("article_id") or content_id(task["text"]))
-
-
 def _words_and_spaces(task: Task) -> tuple[list[str], list[bool]] | None:
     """Words and trailing-space flags from a task's tokens when they rebuild its text."""
     tokens = task.get("tokens")
@@ -131,12 +125,12 @@ def task_to_doc(nlp: Language, task: Task) -> Doc:
         doc = nlp.make_doc(task["text"])
     problems = span_problems(doc, task)
     if problems:
-        raise SpanAlignmentError(f"article {article_id_of(task)}: " + "; ".join(problems))
+        raise SpanAlignmentError(f"article {article_id(task)}: " + "; ".join(problems))
     doc.ents = [
         doc.char_span(s["start"], s["end"], label=s["label"], alignment_mode="strict")
         for s in sorted(task.get("spans", []), key=lambda s: s["start"])
     ]
-    doc.user_data["article_id"] = article_id_of(task)
+    doc.user_data["article_id"] = article_id(task)
     doc.user_data["meta"] = dict(task.get("meta") or {})
     return doc
 
