@@ -61,6 +61,17 @@ def test_adjectival_compounds_and_organisations_are_not_places(nlp):
     assert found == [("US-led coalition", "FACTION")]
 
 
+def test_names_inside_hyphenated_compounds_are_never_tagged(nlp):
+    found = ents(nlp, "Raids on IS-held places, the anti-ISIS fight and regime-YPG talks; "
+                      "towns held by the SDF.")
+    assert found == [("SDF", "FACTION")]
+
+
+def test_names_written_with_a_hyphen_are_not_compounds(nlp):
+    found = ents(nlp, "Shelling hit al-Hasakah and Deir ez-Zor.")
+    assert found == [("al-Hasakah", "PLACE"), ("Deir ez-Zor", "PLACE")]
+
+
 def test_forces_of_a_country_and_sites(nlp):
     found = ents(nlp, "The Syrian army shelled the Kawkab hills near Hmeimim military airport.")
     assert found == [

@@ -9,28 +9,39 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from spacy.tokens import Span
+from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, registry
 
 BLOCK = "_BLOCK"  # label of surface forms that must stay untagged; never output
 
 
-def is_adjectival_compound(span: Span) -> bool:
-    """A place inside an adjective: "US-backed", "Kurdish-held", "pro-Damascus", "Syria-based"."""
+HYPHENS = ("-", "–")
+# "al-Hasakah" is a name written with a hyphen, not a compound: a rule that
+# knows only "Hasakah" still marks it there, as before the compound rule.
+ARABIC_ARTICLES = ("al", "el", "as", "ad", "ar", "ash", "at", "az", "an")
+
+
+def _hyphen_between(doc: Doc, left: int) -> bool:
+    """Whether tokens ``left`` and ``left + 2`` form one word joined by a hyphen."""
+    if left < 0 or left + 2 >= len(doc) or doc[left + 1].text not in HYPHENS:
+        return False
+    word, hyphen, other = doc[left], doc[left + 1], doc[left + 2]
+    glued = not word.whitespace_ and not hyphen.whitespace_
+    return glued and word.text[-1:].isalnum() and other.text[:1].isalnum()
+
+
+def in_hyphenated_compound(span: Span) -> bool:
+    """A name that is only part of a hyphenated word: "IS-held", "anti-ISIS",
+    "regime-YPG", "US-backed", "pro-Damascus" (LABELS.md: never tagged)."""
     doc = span.doc
-    after = span.end < len(doc) and doc[span.end].text in ("-", "–") and not span[-1].whitespace_
-    before = span.start >= 2 and doc[span.start - 1].text in ("-", "–") and (
-        not doc[span.start - 2].whitespace_ and doc[span.start - 2].lower_ in ("pro", "anti")
-    )
-    after_word = after and span.end + 1 < len(doc) and doc[span.end + 1].is_lower
-    return bool(after_word or before)
+    left = span.start - 2
+    before = _hyphen_between(doc, left) and doc[left].lower_ not in ARABIC_ARTICLES
+    return before or _hyphen_between(doc, span.end - 1)
 
 
 def keep_rule_span(span: Span) -> bool:
-    """Whether a matched span becomes an entity (not a blocked form or an adjectival place)."""
-    if span.label_ == BLOCK:
-        return False
-    return not (span.label_ == "PLACE" and is_adjectival_compound(span))
+    """Whether a matched span becomes an entity (not a blocked form, not inside a compound)."""
+    return span.label_ != BLOCK and not in_hyphenated_compound(span)
 
 
 @registry.misc("conflict_ner.ruler_ents_filter.v1")
