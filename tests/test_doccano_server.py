@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,45 @@ def test_credentials_are_private_and_never_logged(
     logs = "".join(p.read_text(errors="replace") for p in (path.parent / "logs").glob("*.log"))
     assert password not in logs
     assert password not in capfd.readouterr().err
+
+
+def test_a_password_starting_with_a_dash_is_accepted(
+    tmp_path: Path, doccano_venv: Path
+) -> None:
+    # One generated password in 64 starts with "-"; argparse read it as an option.
+    data_dir = tmp_path / "dash"
+    (data_dir / "logs").mkdir(parents=True)
+    creds = {"username": "admin", "password": "-dash-first", "secret_key": "k" * 48}
+    server.write_secret_json(server.credentials_path(data_dir), creds)
+    assert server._init_database(data_dir, doccano_venv, server._console()) == creds
+    assert (data_dir / "db.sqlite3").exists()
+
+
+def _sh(script: str) -> list[str]:
+    return ["/bin/sh", "-c", script]
+
+
+def test_web_server_starts_only_once_the_worker_is_ready(tmp_path: Path) -> None:
+    # Started together on a new database both insert Celery's queue and one dies.
+    commands = {
+        "worker": _sh('sleep 1; echo "celery@host ready."; exec sleep 60'),
+        "web": _sh('grep -q " ready." worker.log && touch web-saw-ready; exec sleep 60'),
+    }
+    procs = server._start_processes(commands, dict(os.environ), tmp_path, tmp_path, 30)
+    try:
+        deadline = time.monotonic() + 30
+        while procs["web"].poll() is None and not (tmp_path / "web-saw-ready").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert (tmp_path / "web-saw-ready").exists()
+    finally:
+        server._kill_groups([p.pid for p in procs.values()])
+
+
+def test_a_worker_that_dies_at_start_is_reported_and_no_web_server_starts(
+    tmp_path: Path,
+) -> None:
+    commands = {"worker": _sh("exit 3"), "web": _sh("touch web-started")}
+    with pytest.raises(server.DoccanoError, match="worker exited during start-up"):
+        server._start_processes(commands, dict(os.environ), tmp_path, tmp_path, 30)
+    assert not (tmp_path / "web-started").exists()

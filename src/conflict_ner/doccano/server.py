@@ -51,6 +51,8 @@ VENV_ENV = "CONFLICT_NER_DOCCANO_VENV"
 # SQLite, and light on a 2-core machine (doccano's default is 2*cores+1).
 WEB_WORKERS = 2
 WORKER_CONCURRENCY = 1
+# What `celery worker` logs once it has declared its queues and listens.
+WORKER_READY = b" ready."
 # Processes started by up() in this interpreter: held so that they are reaped
 # (and not reported as still running) when down() runs in the same process.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -187,7 +189,7 @@ def _run_setup(
     # on the command line it would show in `ps` to every local user.
     script = (
         "import sys; pw = sys.stdin.read(); "
-        "sys.argv = ['doccano'] + [pw if a == '@stdin' else a for a in sys.argv[1:]]; "
+        "sys.argv = ['doccano'] + [a.replace('=@stdin', '=' + pw) for a in sys.argv[1:]]; "
         "from backend.cli import main; main()"
     )
     with log.open("ab") as out:
@@ -224,7 +226,9 @@ def _init_database(data_dir: Path, venv: Path, console: Console) -> dict[str, An
         _run_setup(
             venv,
             env,
-            ["createuser", "--username", creds["username"], "--password", "@stdin"],
+            # "--password=VALUE": argparse would read a password that starts
+            # with "-" given as a separate argument as an option of its own.
+            ["createuser", "--username", creds["username"], "--password=@stdin"],
             log,
             stdin=creds["password"],
         )
@@ -333,6 +337,44 @@ def _wait_healthy(
     raise DoccanoError(f"doccano did not become healthy at {url} within {timeout:.0f}s; see {logs}")
 
 
+def _wait_ready(proc: subprocess.Popen[bytes], log: Path, offset: int, timeout: float) -> None:
+    """Wait until the Celery worker logs that it is ready; fail if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            if WORKER_READY in handle.read():
+                return
+        if proc.poll() is not None:
+            raise DoccanoError(
+                f"doccano worker exited during start-up (exit code {proc.returncode}); see {log}"
+            )
+        time.sleep(0.2)
+    raise DoccanoError(f"doccano worker was not ready within {timeout:.0f}s; see {log}")
+
+
+def _start_processes(
+    commands: dict[str, list[str]], env: dict[str, str], logs: Path, cwd: Path, timeout: float
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Start the worker, wait until it is ready, then the web server.
+
+    Both declare Celery's queue in the SQLite broker on start; started together
+    on a new database they race to insert it and one dies on
+    "UNIQUE constraint failed: kombu_queue.name" (about one fresh start in ten).
+    """
+    worker_log = logs / "worker.log"
+    offset = worker_log.stat().st_size if worker_log.exists() else 0
+    worker = _spawn(commands["worker"], env, worker_log, cwd)
+    _CHILDREN[worker.pid] = worker
+    try:
+        _wait_ready(worker, worker_log, offset, timeout)
+    except DoccanoError:
+        _kill_groups([worker.pid])
+        raise
+    web = _spawn(commands["web"], env, logs / "web.log", cwd)
+    return {"web": web, "worker": worker}
+
+
 def up(
     data_dir: Path = Path(".doccano"),
     host: str = "127.0.0.1",
@@ -363,10 +405,7 @@ def up(
         raise DoccanoError(f"port {port} on {host} is taken; choose another with --port")
     env = _server_env(data_dir, creds["secret_key"])
     logs = data_dir / "logs"
-    procs = {
-        name: _spawn(cmd, env, logs / f"{name}.log", data_dir)
-        for name, cmd in _commands(env_venv, host, port).items()
-    }
+    procs = _start_processes(_commands(env_venv, host, port), env, logs, data_dir, timeout)
     pids = {name: p.pid for name, p in procs.items()}
     _CHILDREN.update({p.pid: p for p in procs.values()})
     record = {"url": url, "venv": str(env_venv), "pids": pids}
