@@ -10,11 +10,11 @@ import pytest
 import spacy
 from spacy.training import Example
 from spacy.util import load_config
+from tiny_transformer import build_tiny_transformer
 from typer.testing import CliRunner
 
 from conflict_ner.cli import app
 from conflict_ner.packaging import custom_code_references, portable_copy
-from conflict_ner.training import build_tiny_transformer
 
 runner = CliRunner()
 

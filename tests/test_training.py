@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import spacy
 from spacy.tokens import DocBin, Span
+from tiny_transformer import build_tiny_transformer
 from typer.testing import CliRunner
 
-from conflict_ner import training
+from conflict_ner import convert, training
 from conflict_ner.articles import article_folds, load_articles, load_splits
 from conflict_ner.cli import app
 from conflict_ner.patterns import pre_annotate
@@ -46,7 +47,7 @@ def docbins(gold, tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory) -> Path:
-    return training.build_tiny_transformer(tmp_path_factory.mktemp("tiny-bert"))
+    return build_tiny_transformer(tmp_path_factory.mktemp("tiny-bert"))
 
 
 def read_docs(path: Path) -> list:
@@ -71,7 +72,8 @@ def assert_predicts_scheme_spans(model: Path) -> None:
 def test_task_to_doc_keeps_spans_and_article_id():
     text = "The YPG entered al-Hasakah."
     task = make_task(text, [(4, 7, "FACTION"), (16, 26, "PLACE")], {"article_id": "abc123"})
-    doc = training.task_to_doc(spacy.blank("en"), task)
+    doc, issues = convert.task_to_doc(task)
+    assert not issues
     assert doc.text == text
     assert [(e.text, e.label_) for e in doc.ents] == [("YPG", "FACTION"), ("al-Hasakah", "PLACE")]
     assert doc.user_data["article_id"] == "abc123"
@@ -83,11 +85,11 @@ def test_spans_off_token_boundaries_fail_loudly(tmp_path):
     task = make_task(text, [], {"article_id": "a1"})
     # "al-Hasaka" stops inside the token "Hasakawi": never silently dropped.
     task["spans"] = [{"start": 16, "end": 25, "label": "PLACE"}]
-    with pytest.raises(training.SpanAlignmentError, match=r"16-25 PLACE 'al-Hasaka'"):
-        training.task_to_doc(spacy.blank("en"), task)
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"text": text, "meta": {"article_id": "a1"},
                                 "spans": task["spans"]}) + "\n")
+    with pytest.raises(convert.MisalignedSpans, match=r"16-25 PLACE 'al-Hasaka'"):
+        convert.gold_docs(gold)
     result = CliRunner().invoke(app, ["data", "--gold", str(gold), "--splits", str(SPLITS),
                                       "--out-dir", str(tmp_path / "out")])
     assert result.exit_code == 1
@@ -179,7 +181,7 @@ def test_train_function_with_tiny_transformer(docbins, tiny_bert, tmp_path):
 @pytest.mark.slow
 def test_plain_spacy_train_command_line_with_tiny_transformer(docbins, tiny_bert, tmp_path):
     """What a user types: no --code (entry points find our functions), offline."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, **training.OFFLINE_ENV}
     overrides = [a for k, v in STEPS.items() for a in (f"--{k}", str(v))]
     subprocess.run(
         [sys.executable, "-m", "spacy", "train", str(ROOT / "configs" / "ner_trf.cfg"),

@@ -1,3 +1,6 @@
 """conflict-ner: from conflict news articles to a spaCy FACTION/PLACE model."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# pyproject.toml is the one home of the version.
+__version__ = version("conflict-ner")

@@ -8,7 +8,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from conflict_ner.packaging import PackagingError, build_wheel, check_wheel, read_metrics
+from conflict_ner.packaging import (
+    MODEL_VERSION,
+    PackagingError,
+    build_wheel,
+    check_wheel,
+    read_metrics,
+)
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -17,7 +23,7 @@ out = Console(soft_wrap=True)
 def package(
     target: Path = typer.Argument(..., help="A trained pipeline folder, or a wheel with --check"),
     name: str = typer.Option("conflict_ner", help="Package name (spaCy prefixes the language)"),
-    version: str = typer.Option("0.1.0", help="Package version"),
+    version: str = typer.Option(MODEL_VERSION, help="The model wheel's version"),
     out: Path = typer.Option(Path("packages"), help="Folder for the package and its wheel"),
     metrics: Path | None = typer.Option(
         None, help="metrics.json of an evaluation report, stored in the package meta"

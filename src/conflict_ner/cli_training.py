@@ -34,7 +34,7 @@ def data(
         paths = training.make_docbins(gold, splits, out_dir, fold)
     except InvalidInput as err:
         _fail(f"invalid gold file:\n{err}")
-    except (training.SpanAlignmentError, ValueError, OSError) as err:
+    except (ValueError, OSError) as err:
         _fail(str(err))
     for name, path in paths.items():
         console.print(f"wrote {name}: {path}")

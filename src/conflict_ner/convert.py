@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
 
 from conflict_ner.articles import article_id
 from conflict_ner.tasks import (
@@ -35,6 +36,7 @@ from conflict_ner.tasks import (
     iter_jsonl,
     make_task,
     read_records,
+    read_tasks,
     set_hashes,
     tokenizer,
     write_bytes_atomic,
@@ -82,7 +84,7 @@ class ConvertReport:
 
 
 class MisalignedSpans(InvalidInput):
-    """Raised in strict mode: spans off token boundaries, none of them converted."""
+    """Spans off token boundaries where they must not be snapped (strict mode, gold)."""
 
     def __init__(self, issues: list[SpanIssue]) -> None:
         self.issues = issues
@@ -193,26 +195,61 @@ def task_to_doccano(task: Task) -> dict[str, Any]:
 
 
 # -- Prodigy <-> spaCy -----------------------------------------------------------------
-def task_to_doc(task: Task, file: str = "-", strict: bool = False) -> tuple[Doc, list[SpanIssue]]:
-    """A Doc with the task's tokens (if they rebuild the text) and spans as entities."""
-    text = task["text"]
+def _doc_from_tokens(task: Task, vocab: Vocab) -> Doc | None:
+    """A Doc with the task's own tokens, when they rebuild its text exactly."""
     tokens = task.get("tokens")
-    doc = None
-    if tokens:
-        words = [t["text"] for t in tokens]
-        spaces = [bool(t.get("ws", False)) for t in tokens]
-        doc = Doc(tokenizer().vocab, words=words, spaces=spaces)
-        if doc.text != text:
-            doc = None  # tokens from elsewhere that do not rebuild the text
-    if doc is None:
-        doc = tokenizer()(text)
+    if not tokens:
+        return None
+    words = [t["text"] for t in tokens]
+    spaces = [bool(t.get("ws", False)) for t in tokens]
+    doc = Doc(vocab, words=words, spaces=spaces)
+    # Tokens from elsewhere (e.g. newlines Prodigy dropped) cannot make an exact Doc.
+    return doc if doc.text == task["text"] else None
+
+
+def task_to_doc(
+    task: Task, file: str = "-", strict: bool = False, vocab: Vocab | None = None
+) -> tuple[Doc, list[SpanIssue]]:
+    """A Doc with the task's spans as entities, and an issue per span off token boundaries.
+
+    The Doc keeps the task's tokens when they rebuild its text; ``user_data``
+    holds ``article_id`` (evaluation scores per article) and the task's ``meta``.
+    With ``strict`` a misaligned span is left out and reported as rejected; the
+    caller fails on any issue.
+    """
+    vocab = vocab or tokenizer().vocab
+    doc = _doc_from_tokens(task, vocab) or tokenizer()(task["text"])
     spans = [(s["start"], s["end"], s["label"]) for s in task.get("spans", [])]
     example = article_id(task)
-    aligned, issues = align_spans(text, spans, file, example, strict)
+    aligned, issues = align_spans(task["text"], spans, file, example, strict)
     ents = [doc.char_span(s, e, label=label, alignment_mode="expand") for s, e, label in aligned]
     doc.ents = [ent for ent in ents if ent is not None]
-    doc.user_data["meta"] = task.get("meta") or {}
+    doc.user_data["article_id"] = example
+    doc.user_data["meta"] = dict(task.get("meta") or {})
     return doc, issues
+
+
+def gold_docs(path: Path) -> list[Doc]:
+    """Docs of every accepted task in a gold file; raises MisalignedSpans listing
+    every span off token boundaries, since gold is never snapped silently."""
+    docs: list[Doc] = []
+    issues: list[SpanIssue] = []
+    for task in read_tasks(path):
+        if task.get("answer", "accept") != "accept":
+            continue  # Prodigy's rejected/ignored tasks are not gold
+        doc, found = task_to_doc(task, str(path), strict=True)
+        docs.append(doc)
+        issues += found
+    if issues:
+        raise MisalignedSpans(issues)
+    return docs
+
+
+def write_docbin(path: Path, docs: Iterable[Doc]) -> Path:
+    """Write Docs (entities and user_data) to a .spacy file, atomically."""
+    docbin = DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"], docs=docs, store_user_data=True)
+    write_bytes_atomic(path, docbin.to_bytes())
+    return path
 
 
 def doc_to_task(doc: Doc) -> Task:
@@ -327,18 +364,18 @@ def write_any(path: Path, fmt: Format, tasks: list[Task], report: ConvertReport)
         rows = [task_to_doccano(t) for t in tasks]
         write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     else:
-        _write_docbin(path, tasks, report)
+        _write_tasks_as_docbin(path, tasks, report)
     report.written = len(tasks)
 
 
-def _write_docbin(path: Path, tasks: list[Task], report: ConvertReport) -> None:
-    """Write a DocBin atomically (through a temporary file and a rename)."""
-    docbin = DocBin(store_user_data=True)
+def _write_tasks_as_docbin(path: Path, tasks: list[Task], report: ConvertReport) -> None:
+    """Write tasks as a DocBin, reporting every span snapped on the way."""
+    docs = []
     for task in tasks:
         doc, issues = task_to_doc(task, str(path))
         report.issues.extend(issues)
-        docbin.add(doc)
-    write_bytes_atomic(path, docbin.to_bytes())
+        docs.append(doc)
+    write_docbin(path, docs)
 
 
 def convert(

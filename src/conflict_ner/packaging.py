@@ -11,6 +11,7 @@ import sys
 import tempfile
 import venv
 from dataclasses import dataclass
+from importlib.metadata import requires
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from confection import Config
 from spacy.util import get_minor_version_range, load_config
 
 from conflict_ner.tasks import write_text_atomic
+from conflict_ner.training import OFFLINE_ENV
 
 # Where the default backbone comes from, and under which licence it is shared.
 BACKBONES = {
@@ -27,8 +29,15 @@ BACKBONES = {
         "url": "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
     },
 }
-# The CPU build on disk: an unpinned torch would pull several GB of CUDA packages.
-TORCH_PIN = "torch==2.13.0"
+MODEL_VERSION = "0.1.0"  # the model wheel's own version, not the toolkit's
+
+
+def torch_requirement() -> str:
+    """The toolkit's torch pin (pyproject.toml, its one home): the CPU build on disk,
+    where an unpinned torch would pull several GB of CUDA packages."""
+    pins = [r.split(";")[0].strip() for r in requires("conflict-ner") or []]
+    return next(r for r in pins if r.startswith("torch=="))
+
 CHECK_SENTENCE = (
     "The YPG and the National Defence Forces fought in Hassakeh while ISIS "
     "shelled the Kawkab hills near Qamishli."
@@ -196,7 +205,7 @@ def build_wheel(
     model_dir: Path,
     out_dir: Path = Path("packages"),
     name: str = "conflict_ner",
-    version: str = "0.1.0",
+    version: str = MODEL_VERSION,
     metrics: dict[str, Any] | None = None,
 ) -> Path:
     """Run ``spacy package`` on a trained pipeline; return the wheel's path."""
@@ -272,9 +281,9 @@ def check_wheel(wheel: Path, venv_dir: Path | None = None) -> CheckResult:
         venv.EnvBuilder(with_pip=True, clear=True).create(target)
         python = str(target / "bin" / "python")
         pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        run([*pip, TORCH_PIN], "installing torch (CPU)")
+        run([*pip, torch_requirement()], "installing torch (CPU)")
         run([*pip, str(wheel)], f"installing {wheel.name}")
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        env = {**os.environ, **OFFLINE_ENV}
         result = run([python, "-c", LOAD_SCRIPT, package, CHECK_SENTENCE], "loading", env=env)
         entities = [tuple(e) for e in json.loads(result.stdout.strip().splitlines()[-1])]
         return CheckResult(package, entities)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.util import filter_spans, is_package
 
+from conflict_ner.convert import gold_docs
 from conflict_ner.scheme import LABELS
 
 
@@ -54,9 +55,6 @@ def load_gold(path: Path) -> list[Doc]:
     if path.suffix == ".spacy":
         nlp = spacy.blank("en")
         return list(DocBin().from_disk(path).get_docs(nlp.vocab))
-    # The spaCy-facing conversion lives in training.py; one converter for both.
-    from conflict_ner.training import gold_docs
-
     return gold_docs(path)
 
 
