@@ -10,9 +10,9 @@ words; random faction and place names from a template) as an articles JSONL
 and a gold Prodigy JSONL (tasks.make_task), then times, each against its own
 new doccano project:
 
-- push: bridge.push with --pre-annotate gold (read + validate the gold, list
+- push: doccano.push.push with --pre-annotate gold (read + validate the gold, list
   what doccano has, upload, doccano's import task, check that all arrived);
-- pull: bridge.pull (examples, members, two exports, merge, files written);
+- pull: doccano.pull.pull (examples, members, two exports, merge, files written);
 - re-push: the same push again, which must add zero examples (exit 1 if not).
 
 Ratios: seconds per 1,000 examples at the largest size over the smallest
@@ -38,7 +38,9 @@ from _common import ROOT, console, finish, machine_info, print_machine, ratio, t
 from rich.progress import Progress
 
 from conflict_ner.articles import content_id
-from conflict_ner.doccano import bridge, server
+from conflict_ner.doccano import pull as doccano_pull
+from conflict_ner.doccano import push as doccano_push
+from conflict_ner.doccano import server
 from conflict_ner.doccano.client import Connection, DoccanoAPI
 from conflict_ner.tasks import dumps, make_task
 
@@ -176,11 +178,11 @@ def round_trip(api: DoccanoAPI, size: int, seed: int, work: Path) -> dict[str, A
     articles, gold, words = write_corpus(size, seed, work / f"data-{size}")
     project = f"bench-{size}"
 
-    def push() -> bridge.PushReport:
-        return bridge.push(articles, project, "gold", gold, api=api, guidelines=None)
+    def push() -> doccano_push.PushReport:
+        return doccano_push.push(articles, project, "gold", gold, api=api, guidelines=None)
 
     first, push_s = timed(f"push {size:,} articles", push)
-    pulled, pull_s = timed(f"pull {size:,} articles", lambda: bridge.pull(
+    pulled, pull_s = timed(f"pull {size:,} articles", lambda: doccano_pull.pull(
         project, work / f"pull-{size}", api=api))  # fmt: skip
     again, repush_s = timed(f"re-push {size:,} articles", push)
     figures = {"size": size, "words": words, "added": first.added, "spans": first.spans,

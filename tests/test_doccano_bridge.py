@@ -12,7 +12,9 @@ import typer
 from typer.testing import CliRunner
 
 from conflict_ner.cli_doccano import doccano_app, pull, push
-from conflict_ner.doccano import bridge, server
+from conflict_ner.doccano import pull as doccano_pull
+from conflict_ner.doccano import push as doccano_push
+from conflict_ner.doccano import server
 from conflict_ner.doccano.client import Connection, DoccanoAPI, Export
 from conflict_ner.doccano.errors import DoccanoAuthError, DoccanoUnreachable
 from conflict_ner.tasks import make_tokens, read_tasks, write_jsonl
@@ -48,9 +50,9 @@ def _articles(tmp_path: Path, tasks: list[dict[str, Any]], name: str = "articles
 def test_round_trip_gold_pre_annotations(
     doccano_api: DoccanoAPI, project_name: str, gold: list, root: Path, tmp_path: Path
 ) -> None:
-    report = bridge.push(root / "corpus" / "articles.jsonl", project_name, api=doccano_api)
+    report = doccano_push.push(root / "corpus" / "articles.jsonl", project_name, api=doccano_api)
     assert report.added == len(gold) and report.spans == sum(len(t["spans"]) for t in gold)
-    result = bridge.pull(project_name, tmp_path / "out", api=doccano_api)
+    result = doccano_pull.pull(project_name, tmp_path / "out", api=doccano_api)
     merged = {t["meta"]["article_id"]: t for t in read_tasks(tmp_path / "out" / "merged.jsonl")}
     for task in gold:
         back = merged[task["meta"]["article_id"]]
@@ -68,9 +70,10 @@ def test_round_trip_gold_pre_annotations(
 def test_push_is_idempotent_and_adds_only_new(
     doccano_api: DoccanoAPI, project_name: str, gold: list, tmp_path: Path
 ) -> None:
-    first = bridge.push(_articles(tmp_path, gold[:2]), project_name, api=doccano_api)
-    again = bridge.push(_articles(tmp_path, gold[:2]), project_name, api=doccano_api)
-    grown = bridge.push(_articles(tmp_path, gold[:4], "grown.jsonl"), project_name, api=doccano_api)
+    first = doccano_push.push(_articles(tmp_path, gold[:2]), project_name, api=doccano_api)
+    again = doccano_push.push(_articles(tmp_path, gold[:2]), project_name, api=doccano_api)
+    grown_file = _articles(tmp_path, gold[:4], "grown.jsonl")
+    grown = doccano_push.push(grown_file, project_name, api=doccano_api)
     assert (first.added, again.added, again.already) == (2, 0, 2)
     assert (grown.added, grown.already) == (2, 2)
     project_id = doccano_api.find_project(project_name)
@@ -103,7 +106,7 @@ def test_annotators_merge_and_conflicts(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     one, two = sorted(gold[:3], key=lambda t: len(t["spans"]))[:2]
-    bridge.push(_articles(tmp_path, [one, two]), project_name, api=doccano_api)
+    doccano_push.push(_articles(tmp_path, [one, two]), project_name, api=doccano_api)
     pid = doccano_api.find_project(project_name)
     ids = {e["meta"]["article_id"]: e["id"] for e in doccano_api.list_examples(pid)}
     ann = _annotator(doccano_api, doccano_connection.url, pid, "annotator")
@@ -118,7 +121,7 @@ def test_annotators_merge_and_conflicts(
     ann.add_spans(pid, ids[two["meta"]["article_id"]], [extra_two])
 
     out = tmp_path / "pulled"
-    report = bridge.pull(project_name, out, api=doccano_api)
+    report = doccano_pull.pull(project_name, out, api=doccano_api)
 
     merged = {t["meta"]["article_id"]: t for t in read_tasks(out / "merged.jsonl")}
     assert _spans(merged[one["meta"]["article_id"]]) == _spans(one)
@@ -139,7 +142,7 @@ def test_annotators_merge_and_conflicts(
     assert saved["pairs"] == report.agreement["pairs"]
 
     # Without the pushing account's pre-annotations, example one is ann's alone.
-    bridge.pull(project_name, tmp_path / "humans", api=doccano_api, ignore_users=["admin"])
+    doccano_pull.pull(project_name, tmp_path / "humans", api=doccano_api, ignore_users=["admin"])
     humans = {t["meta"]["article_id"]: t for t in read_tasks(tmp_path / "humans" / "merged.jsonl")}
     assert _spans(humans[one["meta"]["article_id"]]) == sorted([*_spans(one)[:3], extra_one])
     assert not (tmp_path / "humans" / "annotators" / "admin.jsonl").exists()
@@ -184,7 +187,7 @@ def test_server_dying_mid_pull_writes_nothing(
         api.data_dir = data_dir
         out = tmp_path / "out"
         with pytest.raises(DoccanoUnreachable, match=info.url):
-            bridge.pull("conflict-ner", out, api=api)
+            doccano_pull.pull("conflict-ner", out, api=api)
         assert not out.exists()
         result = runner.invoke(cli(), ["pull", "--out", str(out), *args])
         assert result.exit_code == 2, result.output
@@ -203,12 +206,12 @@ def test_push_with_pattern_pre_annotations(
 ) -> None:
     from conflict_ner.patterns import pre_annotate
 
-    report = bridge.push(
+    report = doccano_push.push(
         _articles(tmp_path, gold[:1]), project_name, pre_annotate="patterns", api=doccano_api
     )
     expected = pre_annotate([gold[0]["text"]])[0]
     assert report.spans == len(expected) > 0
-    bridge.pull(project_name, tmp_path / "out", api=doccano_api)
+    doccano_pull.pull(project_name, tmp_path / "out", api=doccano_api)
     [task] = read_tasks(tmp_path / "out" / "merged.jsonl")
     assert _spans(task) == sorted(expected)
 
@@ -223,11 +226,11 @@ def test_push_with_a_model_path(doccano_api: DoccanoAPI, project_name: str, tmp_
     nlp.to_disk(tmp_path / "model")
     articles = tmp_path / "a.jsonl"
     write_jsonl(articles, [{"id": "x1", "text": "The YPG entered Raqqa on Monday."}])
-    report = bridge.push(
+    report = doccano_push.push(
         articles, project_name, pre_annotate=str(tmp_path / "model"), api=doccano_api
     )
     assert report.spans == 2
-    bridge.pull(project_name, tmp_path / "out", api=doccano_api)
+    doccano_pull.pull(project_name, tmp_path / "out", api=doccano_api)
     [task] = read_tasks(tmp_path / "out" / "merged.jsonl")
     assert _spans(task) == [(4, 7, "FACTION"), (16, 21, "PLACE")]
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from conflict_ner.doccano import server
-from conflict_ner.doccano.bridge import ExampleVotes, agreement, decide, merge
+from conflict_ner.doccano.agreement import agreement
 from conflict_ner.doccano.client import resolve_connection
 from conflict_ner.doccano.errors import ConfigError
+from conflict_ner.doccano.merge import decide, merge
+from conflict_ner.doccano.votes import ExampleVotes
 
 TEXT = "The YPG attacked ISIS near Raqqa and Manbij."
 YPG, ISIS, RAQQA, MANBIJ = (
@@ -62,7 +64,7 @@ def test_merge_writes_conflicts_and_skips_unannotated() -> None:
     merged, conflicts = merge([annotated, untouched], {}, "p")
     assert len(merged) == 1
     assert [(s["start"], s["annotators"]) for s in merged[0]["spans"]] == [(4, ["a", "b"])]
-    assert [(c["text"], c["annotators_with_span"]) for c in conflicts] == [("ISIS", ["a"])]
+    assert [(c.text, c.annotators_with_span) for c in conflicts] == [("ISIS", ["a"])]
 
 
 def test_agreement_f1_and_kappa() -> None:

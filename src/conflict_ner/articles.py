@@ -90,10 +90,11 @@ def content_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf8")).hexdigest()[:16]
 
 
-def article_id(task: dict[str, Any]) -> str:
-    """The article a Prodigy task belongs to: meta.article_id, else its text's content id."""
-    meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
-    return str(meta.get("article_id") or content_id(task["text"]))
+def article_id(record: dict[str, Any]) -> str:
+    """The article a Prodigy task or an article record belongs to: meta.article_id,
+    else the record's id, else its text's content id."""
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    return str(meta.get("article_id") or record.get("id") or content_id(record["text"]))
 
 
 def parse_date(line: str) -> str | None:

@@ -104,10 +104,10 @@ def push(
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Send articles doccano does not have yet (matched on text hash), pre-annotated."""
-    from conflict_ner.doccano import bridge
+    from conflict_ner.doccano import push as doccano_push
 
     with _exit_codes():
-        report = bridge.push(
+        report = doccano_push.push(
             articles, project, pre_annotate, gold, data_dir=data_dir, guidelines=guidelines
         )
     for issue in report.issues:
@@ -130,10 +130,10 @@ def pull(
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Download every user's annotations: per-annotator, merged, conflicts, agreement."""
-    from conflict_ner.doccano import bridge
+    from conflict_ner.doccano import pull as doccano_pull
 
     with _exit_codes():
-        report = bridge.pull(
+        report = doccano_pull.pull(
             project, out, data_dir=data_dir, console=Console(), ignore_users=ignore_user
         )
     for issue in report.issues:

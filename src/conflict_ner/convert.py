@@ -181,17 +181,20 @@ def doccano_to_task(
     return make_task(text, spans, meta), issues
 
 
-def task_to_doccano(task: Task) -> dict[str, Any]:
+def doccano_row(text: str, spans: Iterable[SpanTuple], meta: dict[str, Any]) -> dict[str, Any]:
     """A doccano import row: text, label [[start, end, label]...] and meta as top-level keys."""
-    row: dict[str, Any] = {
-        "text": task["text"],
-        "label": [[s["start"], s["end"], s["label"]] for s in task.get("spans", [])],
-    }
-    for key, value in (task.get("meta") or {}).items():
+    row: dict[str, Any] = {"text": text, "label": [[s, e, label] for s, e, label in spans]}
+    for key, value in meta.items():
         # doccano turns every extra key into meta; a meta key named like one of
         # doccano's own would be read as the text or the labels.
         row[f"meta_{key}" if key in DOCCANO_OWN_KEYS else key] = value
     return row
+
+
+def task_to_doccano(task: Task) -> dict[str, Any]:
+    """A Prodigy task as a doccano import row."""
+    spans = [(s["start"], s["end"], s["label"]) for s in task.get("spans", [])]
+    return doccano_row(task["text"], spans, task.get("meta") or {})
 
 
 # -- Prodigy <-> spaCy -----------------------------------------------------------------
@@ -227,6 +230,13 @@ def task_to_doc(
     doc.user_data["article_id"] = example
     doc.user_data["meta"] = dict(task.get("meta") or {})
     return doc, issues
+
+
+def doc_article_id(doc: Doc) -> str:
+    """The article a Doc belongs to: user_data's article_id, else the rule of
+    ``articles.article_id`` applied to its meta and text."""
+    data = doc.user_data or {}
+    return str(data.get("article_id") or article_id({"text": doc.text, "meta": data.get("meta")}))
 
 
 def gold_docs(path: Path) -> list[Doc]:

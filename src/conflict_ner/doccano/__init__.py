@@ -1,4 +1,5 @@
-"""The doccano bridge: a local server's lifecycle, one API adapter, push/pull logic.
+"""The doccano bridge: the local server (server), the one API adapter (client), push,
+pull, and the pure merge and agreement over annotator votes (merge, agreement, votes).
 
 Only this package knows doccano's JSON and REST API; everything else sees
 Prodigy tasks (``conflict_ner.tasks``).

@@ -11,9 +11,10 @@ from typing import Any
 
 from spacy.tokens import Doc
 
+from conflict_ner.convert import doc_article_id
 from conflict_ner.evaluation.crosscheck import cross_check, ents_of
 from conflict_ner.evaluation.errors import KINDS, ErrorRow, error_rows, token_confusion
-from conflict_ner.evaluation.models import System, Systems, article_id, predict
+from conflict_ner.evaluation.models import System, Systems, predict
 from conflict_ner.evaluation.scoring import SCHEMES, DocCounts, count_doc, summarise, total
 from conflict_ner.evaluation.uncertainty import Interval, bootstrap_all
 from conflict_ner.scheme import LABELS
@@ -41,7 +42,7 @@ def score_system(
     system: System, gold: Sequence[Doc], resamples: int = 1000, seed: int = 0
 ) -> Scored:
     """Predict with a system on every gold article and score it (all schemes, bootstrap)."""
-    ids = [article_id(doc, i) for i, doc in enumerate(gold)]
+    ids = [doc_article_id(doc) for doc in gold]
     pairs = list(zip(gold, predict(system, gold), strict=True))
     docs = [count_doc(i, ents_of(g), ents_of(p)) for i, (g, p) in zip(ids, pairs, strict=True)]
     summary = summarise(total(docs), labels=score_labels(pairs))

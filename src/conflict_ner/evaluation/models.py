@@ -58,13 +58,6 @@ def load_gold(path: Path) -> list[Doc]:
     return gold_docs(path)
 
 
-def article_id(doc: Doc, index: int) -> str:
-    """The article id of a Doc (user_data article_id or meta.article_id), else its position."""
-    data = doc.user_data or {}
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
-    return str(data.get("article_id") or meta.get("article_id") or f"doc-{index}")
-
-
 def load_pipeline(name: str | Path) -> Language:
     """A spaCy pipeline from a path or an installed package name."""
     return spacy.load(name)
