@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from conflict_ner import convert
-from conflict_ner.cli_doccano import convert as convert_cmd
+from conflict_ner.cli.convert import convert as convert_cmd
 from conflict_ner.tasks import make_task, read_tasks, write_jsonl
 
 TEXT = "The YPG-held town of al-Hasakah's north was shelled by ISIS."

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conflict_ner.cli_doccano import doccano_app, pull, push
+from conflict_ner.cli import app
 from conflict_ner.doccano import pull as doccano_pull
 from conflict_ner.doccano import push as doccano_push
 from conflict_ner.doccano import server
@@ -23,11 +23,7 @@ pytestmark = pytest.mark.doccano
 
 
 def cli() -> typer.Typer:
-    """The commands registered the way cli.py registers them."""
-    app = typer.Typer()
-    app.add_typer(doccano_app, name="doccano")
-    app.command()(push)
-    app.command()(pull)
+    """The real `conflict-ner` app."""
     return app
 
 

@@ -1,26 +1,17 @@
-"""`conflict-ner data` and `conflict-ner train`: thin commands over training.py."""
+"""`data`, `train`: gold annotations to DocBins, and `spacy train` offline."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from conflict_ner import training
-from conflict_ner.tasks import InvalidInput
-
-console = Console(stderr=True, soft_wrap=True)
+from conflict_ner.cli._util import app, console, exit_on_error, fail
 
 
-def _fail(message: str) -> None:
-    """Print an error and exit non-zero."""
-    console.print(f"[red]error[/red] {message}", highlight=False)
-    raise typer.Exit(1)
-
-
+@app.command()
 def data(
     gold: Path = typer.Option(Path("corpus/gold.jsonl"), help="Gold annotations (Prodigy JSONL)"),
     splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file"),
@@ -30,16 +21,13 @@ def data(
     ),
 ) -> None:
     """Write train/dev/test .spacy files (or one CV fold's train/dev) from gold annotations."""
-    try:
+    with exit_on_error():
         paths = training.make_docbins(gold, splits, out_dir, fold)
-    except InvalidInput as err:
-        _fail(f"invalid gold file:\n{err}")
-    except (ValueError, OSError) as err:
-        _fail(str(err))
     for name, path in paths.items():
-        console.print(f"wrote {name}: {path}")
+        console.print(f"wrote {name}: {path}", markup=False)
 
 
+@app.command()
 def train(
     config: Path = typer.Option(Path("configs/ner_trf.cfg"), help="spaCy training config"),
     output: Path = typer.Option(Path("training"), help="Output directory (model-best, model-last)"),
@@ -53,17 +41,13 @@ def train(
     """Train a spaCy pipeline offline; writes OUTPUT/model-best and OUTPUT/model-last."""
     for path in (config, train_path, dev_path):
         if not path.exists():
-            _fail(f"{path} does not exist (run `conflict-ner data` for the .spacy files)")
+            fail(f"{path} does not exist (run `conflict-ner data` for the .spacy files)")
     overrides: dict[str, object] = {}
     if max_steps is not None:
         overrides["training.max_steps"] = max_steps
     if transformer is not None:
         overrides["paths.transformer"] = transformer
     os.environ.update(training.OFFLINE_ENV)
-    try:
+    with exit_on_error():
         best = training.train(config, output, train_path, dev_path, overrides)
-    except subprocess.CalledProcessError as err:
-        _fail(f"spacy train failed with exit code {err.returncode}")
-    except RuntimeError as err:
-        _fail(str(err))
-    console.print(f"[green]trained[/green]: {best} and {output / 'model-last'}")
+    console.print(f"trained: {best} and {output / 'model-last'}", markup=False)

@@ -1,4 +1,4 @@
-"""`conflict-ner evaluate` and `conflict-ner crossval`: thin commands over evaluation/."""
+"""`evaluate`, `crossval`, `summary`: scores on held-out articles."""
 
 from __future__ import annotations
 
@@ -6,24 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from conflict_ner.cli._util import app, console, exit_on_error, fail, out, warn
 from conflict_ner.evaluation import crossval as crossval_mod
 from conflict_ner.evaluation import harness
 from conflict_ner.evaluation.models import parse_label_map
 from conflict_ner.evaluation.report import pct
 from conflict_ner.evaluation.scoring import SCHEMES
-from conflict_ner.tasks import InvalidInput
+from conflict_ner.packaging import read_metrics
 
-console = Console(stderr=True, soft_wrap=True)
 DEFAULT_LABEL_MAP = "GPE=PLACE,LOC=PLACE,FAC=PLACE,ORG=FACTION,NORP=FACTION"
-
-
-def _fail(message: str, code: int = 1) -> None:
-    """Print an error and exit with ``code``."""
-    console.print(f"[red]error[/red] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _scores_table(metrics: dict[str, Any]) -> Table:
@@ -51,10 +44,13 @@ def _folds_table(result: dict[str, Any]) -> Table:
     return table
 
 
+@app.command()
 def evaluate(
     model: str = typer.Argument(..., help="A spaCy pipeline: a directory or an installed package"),
     data: Path = typer.Argument(..., help="Gold data: a .spacy file or Prodigy JSONL"),
-    out: Path = typer.Option(Path("evaluate/model"), help="Report folder (evaluate/NAME/)"),
+    out_dir: Path = typer.Option(
+        Path("evaluate/model"), "--out", help="Report folder (evaluate/NAME/)"
+    ),
     train: Path = typer.Option(
         Path("corpus/train.spacy"), help="Training data for the memorisation baseline"
     ),
@@ -72,35 +68,33 @@ def evaluate(
 ) -> None:
     """Score a model on gold articles under four schemes, with baselines, errors and a report."""
     if not Path(data).exists():
-        _fail(f"{data} does not exist")
+        fail(f"{data} does not exist")
     if baseline is not None and not baseline.is_file():
-        _fail(f"baseline metrics {baseline} does not exist")
-    try:
+        fail(f"baseline metrics {baseline} does not exist")
+    with exit_on_error():
         mapping = parse_label_map(label_map)
         metrics = harness.evaluate(
-            model, data, out, train=train, baseline_models=baseline_model, label_map=mapping,
+            model, data, out_dir, train=train, baseline_models=baseline_model, label_map=mapping,
             patterns=patterns, resamples=resamples, seed=seed,
         )
-    except InvalidInput as err:
-        _fail(f"invalid gold file:\n{err}")
-    except (OSError, ValueError) as err:
-        _fail(str(err))
-    Console().print(_scores_table(metrics))
+    out.print(_scores_table(metrics))
     for skipped in metrics["skipped_baselines"]:
-        console.print(f"[yellow]skipped[/yellow] {skipped['name']}: {skipped['reason']}")
+        warn("skipped", f"{skipped['name']}: {skipped['reason']}")
     agree = metrics["crosscheck"]["agree"]
     console.print(f"cross-check with spaCy Scorer and nervaluate: agree={str(agree).lower()}")
-    console.print(f"report: {out / 'report.html'} · {out / 'report.md'} · {out / 'metrics.json'}")
+    reports = (out_dir / name for name in ("report.html", "report.md", "metrics.json"))
+    console.print("report: " + " · ".join(map(str, reports)), markup=False)
     failures = harness.gate(metrics, min_f1, harness.load_metrics(baseline) if baseline else None)
     if failures:
-        _fail("regression gate failed: " + "; ".join(failures))
+        fail("regression gate failed: " + "; ".join(failures))
 
 
+@app.command()
 def crossval(
     config: Path = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training config"),
     gold: Path = typer.Option(Path("corpus/gold.jsonl"), help="Gold annotations"),
     splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file (its groups)"),
-    out: Path = typer.Option(Path("evaluate/crossval"), help="Report folder"),
+    out_dir: Path = typer.Option(Path("evaluate/crossval"), "--out", help="Report folder"),
     work: Path = typer.Option(Path("training/crossval"), help="Fold data and models"),
     max_steps: int | None = typer.Option(None, help="Override training.max_steps per fold"),
     resamples: int = typer.Option(1000, help="Bootstrap resamples for the pooled interval"),
@@ -109,13 +103,27 @@ def crossval(
     """Leave-one-group-out cross-validation: train and score each fold; mean and std."""
     for path in (config, gold, splits):
         if not path.exists():
-            _fail(f"{path} does not exist")
-    try:
+            fail(f"{path} does not exist")
+    with exit_on_error():
         result = crossval_mod.crossval(config, gold, splits, work, max_steps, resamples, seed)
-    except InvalidInput as err:
-        _fail(f"invalid gold file:\n{err}")
-    except Exception as err:  # a failed fold's training: say which, not a traceback
-        _fail(f"cross-validation failed: {err}")
-    files = crossval_mod.write_crossval(out, result)
-    Console().print(_folds_table(result))
-    console.print(f"report: {files['markdown']} · {files['json']}")
+    files = crossval_mod.write_crossval(out_dir, result)
+    out.print(_folds_table(result))
+    console.print(f"report: {files['markdown']} · {files['json']}", markup=False)
+
+
+@app.command()
+def summary(
+    report: Path = typer.Option(Path("evaluate/seeds"), help="Evaluation report folder"),
+    wheel: Path | None = typer.Option(None, help="The built wheel"),
+) -> None:
+    """F1 per label on the held-out articles, and where the report and the wheel are."""
+    with exit_on_error():
+        strict = read_metrics(report / "metrics.json")["overall"]["strict"]
+    table = Table("label", "precision", "recall", "F1", title="held-out articles, strict")
+    rows = [*strict["per_label"].items(), ("micro", strict["micro"])]
+    for label, s in rows:
+        table.add_row(label, f"{s['p']:.3f}", f"{s['r']:.3f}", f"{s['f1']:.3f}")
+    out.print(table)
+    out.print(f"report: {report / 'report.html'}")
+    if wheel:
+        out.print(f"wheel:  {wheel}" + ("" if wheel.is_file() else " (missing)"))

@@ -1,0 +1,71 @@
+"""`ingest`, `validate`, `split`: articles and gold files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from conflict_ner import articles as articles_mod
+from conflict_ner.cli._util import app, console, exit_on_error, fail, out
+from conflict_ner.scheme import LABELS
+from conflict_ner.tasks import validate_file
+
+
+@app.command()
+def ingest(
+    inputs: list[Path] = typer.Argument(..., help=".txt files, JSONL with text, or folders"),
+    out_path: Path = typer.Option(
+        Path("corpus/articles.jsonl"), "--out", help="Articles JSONL to write"
+    ),
+    splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file to write"),
+    seed: int = typer.Option(0, help="Seed that orders article groups into splits"),
+) -> None:
+    """Clean articles, give them content-hash ids, drop duplicates and split them."""
+    with exit_on_error():
+        report = articles_mod.ingest(inputs)
+    for dropped, kept in report.exact_duplicates:
+        console.print(f"exact duplicate dropped: {dropped} (same text as {kept})", markup=False)
+    for pair in report.near_duplicates:
+        console.print(
+            f"near-duplicates: {pair.a} ~ {pair.b} jaccard={pair.jaccard:.3f} "
+            f"shared passages={pair.shared_passages} (kept in one split)"
+        )
+    split_data = articles_mod.make_splits(report.articles, seed=seed)
+    articles_mod.write_articles(out_path, report.articles)
+    articles_mod.write_splits(splits, split_data)
+    sizes = ", ".join(f"{k}={len(v)}" for k, v in split_data["splits"].items())
+    console.print(
+        f"wrote {len(report.articles)} articles to {out_path}; splits ({sizes}) to {splits}",
+        markup=False,
+    )
+
+
+@app.command()
+def validate(
+    files: list[Path] = typer.Argument(..., help="Prodigy JSONL files"),
+    any_label: bool = typer.Option(False, help="Accept labels outside the scheme"),
+) -> None:
+    """Check Prodigy JSONL: JSON, offsets, token boundaries, overlaps and labels."""
+    problems = [p for f in files for p in validate_file(f, None if any_label else LABELS)]
+    if problems:
+        fail(problems)
+    console.print(f"valid: {', '.join(map(str, files))}", markup=False)
+
+
+@app.command()
+def split(
+    articles: Path = typer.Argument(Path("corpus/articles.jsonl")),
+    out_path: Path = typer.Option(Path("corpus/splits.json"), "--out"),
+    seed: int = typer.Option(0),
+) -> None:
+    """(Re)make splits.json from an articles file, keeping near-duplicates together."""
+    with exit_on_error():
+        loaded = articles_mod.load_articles(articles)
+    data = articles_mod.make_splits(loaded, seed=seed)
+    articles_mod.write_splits(out_path, data)
+    table = Table("split", "articles")
+    for name, ids in data["splits"].items():
+        table.add_row(name, ", ".join(ids))
+    out.print(table)
