@@ -372,6 +372,7 @@ def _start_processes(
         _kill_groups([worker.pid])
         raise
     web = _spawn(commands["web"], env, logs / "web.log", cwd)
+    _CHILDREN[web.pid] = web
     return {"web": web, "worker": worker}
 
 
@@ -407,7 +408,6 @@ def up(
     logs = data_dir / "logs"
     procs = _start_processes(_commands(env_venv, host, port), env, logs, data_dir, timeout)
     pids = {name: p.pid for name, p in procs.items()}
-    _CHILDREN.update({p.pid: p for p in procs.values()})
     record = {"url": url, "venv": str(env_venv), "pids": pids}
     write_text_atomic(data_dir / "pids.json", json.dumps(record, indent=2))
     with console.status(f"waiting for doccano at {url}"):
