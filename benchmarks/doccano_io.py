@@ -179,7 +179,7 @@ def round_trip(api: DoccanoAPI, size: int, seed: int, work: Path) -> dict[str, A
     project = f"bench-{size}"
 
     def push() -> doccano_push.PushReport:
-        return doccano_push.push(articles, project, "gold", gold, api=api, guidelines=None)
+        return doccano_push.push(articles, project, "gold", [gold], api=api, guidelines=None)
 
     first, push_s = timed(f"push {size:,} articles", push)
     pulled, pull_s = timed(f"pull {size:,} articles", lambda: doccano_pull.pull(

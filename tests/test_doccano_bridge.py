@@ -46,13 +46,21 @@ def _articles(tmp_path: Path, tasks: list[dict[str, Any]], name: str = "articles
 def test_round_trip_gold_pre_annotations(
     doccano_api: DoccanoAPI, project_name: str, gold: list, root: Path, tmp_path: Path
 ) -> None:
-    report = doccano_push.push(root / "corpus" / "articles.jsonl", project_name, api=doccano_api)
-    assert report.added == len(gold) and report.spans == sum(len(t["spans"]) for t in gold)
+    # Every committed article, seeds and composed, with every gold file's spans.
+    gold_files = [root / "corpus" / "gold.jsonl", root / "corpus" / "composed.jsonl"]
+    everything = [t for path in gold_files for t in read_tasks(path)]
+    report = doccano_push.push(
+        root / "corpus" / "articles.jsonl", project_name, gold_paths=gold_files, api=doccano_api
+    )
+    assert report.added == len(everything)
+    assert report.spans == sum(len(t["spans"]) for t in everything)
     result = doccano_pull.pull(project_name, tmp_path / "out", api=doccano_api)
     merged = {t["meta"]["article_id"]: t for t in read_tasks(tmp_path / "out" / "merged.jsonl")}
-    for task in gold:
+    assert len(merged) == len(everything)
+    for task in everything:
         back = merged[task["meta"]["article_id"]]
         assert _spans(back) == _spans(task)
+        assert back["meta"].get("theatre") == task["meta"].get("theatre")
         assert (back["_input_hash"], back["_task_hash"]) == (
             task["_input_hash"],
             task["_task_hash"],

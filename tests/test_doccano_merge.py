@@ -12,7 +12,9 @@ from conflict_ner.doccano.agreement import agreement
 from conflict_ner.doccano.client import resolve_connection
 from conflict_ner.doccano.errors import ConfigError
 from conflict_ner.doccano.merge import decide, merge
+from conflict_ner.doccano.push import push
 from conflict_ner.doccano.votes import ExampleVotes
+from conflict_ner.tasks import InvalidInput
 
 TEXT = "The YPG attacked ISIS near Raqqa and Manbij."
 YPG, ISIS, RAQQA, MANBIJ = (
@@ -118,3 +120,12 @@ def test_config_from_local_credentials_and_missing(
     clean_env.setenv("CONFLICT_NER_DOCCANO_URL", "http://x")
     with pytest.raises(ConfigError, match="USERNAME"):
         resolve_connection(tmp_path)
+
+
+def test_a_missing_gold_file_stops_the_push_before_anything_is_sent(tmp_path: Path) -> None:
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text('{"id": "a1", "text": "YPG fighters entered Hasakah."}\n')
+    missing = tmp_path / "nope.jsonl"
+    # No doccano and no credentials here: the gold is checked before either is needed.
+    with pytest.raises(InvalidInput, match=r"nope\.jsonl"):
+        push(articles, "p", "gold", [missing], data_dir=tmp_path / "no-doccano")

@@ -71,7 +71,9 @@ def push(
     pre_annotate: str = typer.Option(
         "gold", help="gold, patterns, none, or a spaCy model path/name"
     ),
-    gold: Path = typer.Option(Path("corpus/gold.jsonl"), help="Gold Prodigy JSONL"),
+    gold: list[Path] = typer.Option(
+        [Path("corpus/gold.jsonl")], help="Gold Prodigy JSONL (repeatable)"
+    ),
     guidelines: Path = typer.Option(Path("configs/guidelines.md"), help="Shown in doccano"),
     data_dir: Path = DATA_DIR,
 ) -> None:

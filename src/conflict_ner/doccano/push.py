@@ -11,7 +11,7 @@ annotation off shows each user only their own spans.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from conflict_ner.tasks import InvalidInput, Problem, input_hash, read_records, 
 
 # The meta fields every pushed row carries (missing ones as null), so that
 # doccano's pandas-based import never fills a gap with NaN.
-META_FIELDS = ("article_id", "title", "date", "source", "url")
+META_FIELDS = ("article_id", "title", "date", "source", "url", "theatre", "origin")
 HASH_KEY = "_input_hash"
 ArticleRow = dict[str, Any]
 
@@ -81,10 +81,14 @@ def to_import_row(item: ArticleRow, spans: list[SpanTuple]) -> dict[str, Any]:
 PreAnnotator = Callable[[list[ArticleRow]], list[list[SpanTuple]]]
 
 
-def gold_pre_annotator(gold_path: Path) -> PreAnnotator:
-    """Pre-annotations from gold Prodigy tasks, matched on meta.article_id and same text."""
+def gold_pre_annotator(gold_paths: Sequence[Path]) -> PreAnnotator:
+    """Pre-annotations from gold Prodigy tasks, matched on meta.article_id and same text.
+
+    Every file must exist and validate, before anything is pushed: a missing
+    gold file would push the articles without their spans.
+    """
+    gold = [t for path in gold_paths for t in read_tasks(path)]
     # Rejected or ignored tasks are no gold (training skips them too).
-    gold = read_tasks(gold_path) if Path(gold_path).exists() else []
     gold = [t for t in gold if t.get("answer", "accept") == "accept"]
     by_id = {(t.get("meta") or {}).get("article_id"): t for t in gold}
     by_hash = {input_hash({"text": t["text"]}): t for t in gold}
@@ -132,12 +136,14 @@ def model_pre_annotator(model: str) -> PreAnnotator:
     return pipeline_pre_annotator(nlp)
 
 
-def choose_pre_annotator(pre_annotate: str | None, gold_path: Path) -> PreAnnotator | None:
+def choose_pre_annotator(
+    pre_annotate: str | None, gold_paths: Sequence[Path]
+) -> PreAnnotator | None:
     """The pre-annotation source: gold, patterns, none, or a model path/name."""
     if pre_annotate in (None, "", "none"):
         return None
     if pre_annotate == "gold":
-        return gold_pre_annotator(gold_path)
+        return gold_pre_annotator(gold_paths)
     if pre_annotate == "patterns":
         return patterns_pre_annotator()
     return model_pre_annotator(pre_annotate)
@@ -152,14 +158,14 @@ def push(
     articles_path: Path,
     project: str,
     pre_annotate: str | None = "gold",
-    gold_path: Path = Path("corpus/gold.jsonl"),
+    gold_paths: Sequence[Path] = (Path("corpus/gold.jsonl"),),
     api: DoccanoAPI | None = None,
     data_dir: Path = Path(".doccano"),
     guidelines: Path | None = Path("configs/guidelines.md"),
 ) -> PushReport:
     """Send the articles doccano lacks (by text hash) in one import; return counts."""
     items = load_push_items(articles_path)
-    pre_annotator = choose_pre_annotator(pre_annotate, gold_path)
+    pre_annotator = choose_pre_annotator(pre_annotate, gold_paths)
     api = api or DoccanoAPI(resolve_connection(data_dir))
     project_id = api.ensure_project(project, read_guidelines(guidelines))
     known = {ex["meta"].get(HASH_KEY) for ex in api.list_examples(project_id)}
