@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conflict_ner.articles import load_articles, make_splits, write_splits
+
 # The session-wide real doccano server and its helpers (tests/conftest_doccano.py).
 pytest_plugins = ["conftest_doccano"]
 
@@ -17,6 +19,16 @@ SHARED = ROOT.parent / "shared"
 def root() -> Path:
     """The repository root."""
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def seed_splits(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A splits file over the seed articles only (the committed one holds the composed
+    corpus too), for tests whose gold is the seeds'."""
+    articles = load_articles(ROOT / "corpus" / "articles.jsonl")
+    path = tmp_path_factory.mktemp("seed-splits") / "splits.json"
+    write_splits(path, make_splits([a for a in articles if a.origin == "seed"]))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conflict_ner.articles import (
+    Article,
     article_folds,
     clean_text,
     content_id,
+    fold_groups,
     ingest,
     load_articles,
     load_splits,
@@ -122,9 +124,10 @@ def test_load_articles_rejects_records_of_the_wrong_shape(tmp_path: Path) -> Non
     ]
 
 
-def test_seed_ingest_matches_the_committed_corpus(root: Path, tmp_path: Path) -> None:
+def test_ingest_matches_the_committed_corpus(root: Path, tmp_path: Path) -> None:
     out, splits = tmp_path / "articles.jsonl", tmp_path / "splits.json"
-    result = runner.invoke(app, ["ingest", str(root / "seeds"), "--out", str(out),
+    inputs = [str(root / "seeds"), str(root / "corpus" / "composed.jsonl")]
+    result = runner.invoke(app, ["ingest", *inputs, "--origin", "seed", "--out", str(out),
                                  "--splits", str(splits)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == (root / "corpus" / "articles.jsonl").read_bytes()
@@ -133,7 +136,8 @@ def test_seed_ingest_matches_the_committed_corpus(root: Path, tmp_path: Path) ->
 
 
 def test_seed_articles_are_cleaned(root: Path) -> None:
-    articles = {a.source[:3]: a for a in load_articles(root / "corpus" / "articles.jsonl")}
+    seeds = [a for a in load_articles(root / "corpus" / "articles.jsonl") if a.origin == "seed"]
+    articles = {a.source[:3]: a for a in seeds}
     assert len(articles) == 5
     assert articles["000"].date == "2016-08-22" and articles["001"].date == "2016-08-21"
     for article in articles.values():
@@ -148,14 +152,48 @@ def test_seed_articles_are_cleaned(root: Path) -> None:
 
 
 def test_near_duplicate_seeds_share_a_split(root: Path) -> None:
-    articles = {a.source[:3]: a for a in load_articles(root / "corpus" / "articles.jsonl")}
+    everything = load_articles(root / "corpus" / "articles.jsonl")
+    articles = {a.source[:3]: a for a in everything if a.origin == "seed"}
     splits = load_splits(root / "corpus" / "splits.json")
     where = split_of(splits)
     assert where[articles["000"].id] == where[articles["001"].id]
-    flagged = {i for p in splits["near_duplicates"] for i in (p["a"], p["b"])}
-    assert flagged == {articles["000"].id, articles["001"].id}
-    assert sorted(where) == sorted(a.id for a in articles.values())
-    assert all(splits["splits"][name] for name in ("train", "dev", "test"))
+    flagged = {frozenset((p["a"], p["b"])) for p in splits["near_duplicates"]}
+    assert frozenset((articles["000"].id, articles["001"].id)) in flagged
+    assert sorted(where) == sorted(a.id for a in everything)
+    seeds = {a.id for a in articles.values()}
+    assert all(set(splits["splits"][name]) & seeds for name in ("train", "dev", "test"))
+
+
+def test_theatre_splits_hold_out_whole_theatres(root: Path) -> None:
+    articles = load_articles(root / "corpus" / "articles.jsonl")
+    splits = load_splits(root / "corpus" / "splits.json")
+    where = split_of(splits)
+    ids = [i for name in ("train", "dev", "test") for i in splits["splits"][name]]
+    assert len(ids) == len(set(ids)) == len(articles)
+    theatres_in: dict[str, set[str]] = {"train": set(), "dev": set(), "test": set()}
+    for article in articles:
+        if article.theatre:
+            theatres_in[where[article.id]].add(article.theatre)
+    assert not theatres_in["train"] & theatres_in["dev"]
+    assert not theatres_in["train"] & theatres_in["test"]
+    assert not theatres_in["dev"] & theatres_in["test"]
+    for name in ("dev", "test"):
+        assert len(theatres_in[name]) >= 4 and "north-east Syria" not in theatres_in[name]
+
+
+def test_near_duplicates_across_split_theatres_are_refused() -> None:
+    text = " ".join(f"word{i}" for i in range(30))
+    a = Article("a", None, None, "x", text + " one.", theatre="Ukraine")
+    b = Article("b", None, None, "x", text + " two.", theatre="Sudan")
+    with pytest.raises(ValueError, match="go to different splits"):
+        make_splits([a, b], held_out={"dev": (), "test": ("Ukraine",)})
+
+
+def test_cross_validation_holds_out_whole_theatres(root: Path) -> None:
+    splits = load_splits(root / "corpus" / "splits.json")
+    theatres = splits["theatres"]
+    for _, held_out in article_folds(splits):
+        assert len({theatres.get(i) for i in held_out}) == 1
 
 
 def test_splits_are_deterministic_and_change_with_seed(root: Path) -> None:
@@ -168,8 +206,10 @@ def test_splits_are_deterministic_and_change_with_seed(root: Path) -> None:
 def test_folds_hold_near_duplicates_out_together(root: Path) -> None:
     splits = load_splits(root / "corpus" / "splits.json")
     folds = article_folds(splits)
-    assert len(folds) == len(splits["groups"])
+    assert len(folds) == len(fold_groups(splits))
     held_out = [sorted(test) for _, test in folds]
-    assert sorted(held_out) == sorted(sorted(g) for g in splits["groups"])
+    assert sorted(held_out) == sorted(sorted(g) for g in fold_groups(splits))
+    for group in splits["groups"]:
+        assert any(set(group) <= set(test) for test in held_out)
     for train, test in folds:
         assert not set(train) & set(test)

@@ -25,8 +25,8 @@ def test_mean_std_over_folds() -> None:
 
 
 @pytest.mark.slow
-def test_crossval_trains_and_scores_every_fold(tmp_path: Path) -> None:
-    gold, splits = ROOT / "corpus" / "gold.jsonl", ROOT / "corpus" / "splits.json"
+def test_crossval_trains_and_scores_every_fold(tmp_path: Path, seed_splits: Path) -> None:
+    gold, splits = ROOT / "corpus" / "gold.jsonl", seed_splits
     if not gold.is_file():
         pytest.skip("corpus/gold.jsonl is not there yet")
     out = tmp_path / "evaluate" / "crossval"

@@ -26,6 +26,13 @@ from conflict_ner.tasks import (
 )
 
 SPLITS = ("train", "dev", "test")
+# Whole theatres of the composed corpus held out for dev and test: each set
+# spans continents and kinds of war, and holds theatres of several writers'
+# batches; never north-east Syria, the seeds' theatre.
+HELD_OUT_THEATRES: dict[str, tuple[str, ...]] = {
+    "dev": ("Burkina Faso", "Caucasus", "Iraq", "Philippines", "Somalia"),
+    "test": ("Colombia", "Mozambique", "Myanmar", "Ukraine", "Yemen"),
+}
 
 # Lines that are page furniture, not prose (matched against a whole stripped line).
 FURNITURE = [
@@ -49,11 +56,14 @@ DATE_LINE = re.compile(
 )
 DATE_FORMATS = ("%d %B %Y", "%B %d %Y", "%Y-%m-%d")
 WORD = re.compile(r"\w+", re.UNICODE)
+# Fields a JSONL input (an article record or a Prodigy task's meta) may give explicitly.
+ARTICLE_FIELDS = ("title", "date", "source", "url", "theatre", "origin")
 
 
 @dataclass
 class Article:
-    """One cleaned news article."""
+    """One cleaned news article; ``theatre`` and ``origin`` ("seed", "composed") are
+    known for the composed corpus."""
 
     id: str
     title: str | None
@@ -61,9 +71,15 @@ class Article:
     source: str
     text: str
     url: str | None = None
+    theatre: str | None = None
+    origin: str | None = None
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        record = asdict(self)
+        for optional in ("theatre", "origin"):
+            if record[optional] is None:
+                del record[optional]
+        return record
 
 
 @dataclass
@@ -122,7 +138,8 @@ def _is_furniture(line: str) -> bool:
 
 
 def _looks_like_headline(line: str) -> bool:
-    return len(line.split()) <= 20 and not line.endswith((".", "!", "?", "”", '"', ":"))
+    # A question can be a headline ("Can Colombo hold the peninsula?"); a statement ends in "."
+    return len(line.split()) <= 20 and not line.endswith((".", "!", "”", '"', ":"))
 
 
 def _headline(lines: list[str]) -> tuple[str | None, int]:
@@ -162,16 +179,19 @@ def clean_text(raw: str) -> tuple[str, str | None, str | None]:
     return "\n\n".join(paragraphs), title, date
 
 
-def article_from_text(raw: str, source: str, **fields: Any) -> Article:
-    """An Article from raw text; explicit fields (title, date, url) win over what is found."""
+def article_from_text(raw: str, where: str, **fields: Any) -> Article:
+    """An Article from raw text read at ``where`` (the source unless one is given);
+    explicit fields (title, date, source, url, theatre, origin) win over what is found."""
     text, title, date = clean_text(raw)
     return Article(
         id=content_id(text),
         title=fields.get("title") or title,
         date=fields.get("date") or date,
-        source=source,
+        source=fields.get("source") or where,
         text=text,
         url=fields.get("url"),
+        theatre=fields.get("theatre"),
+        origin=fields.get("origin"),
     )
 
 
@@ -199,7 +219,7 @@ def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
             yield Problem(path, number, "needs a non-empty 'text' field")
             continue
         meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
-        fields = {k: item.get(k) or meta.get(k) for k in ("title", "date", "url")}
+        fields = {k: item.get(k) or meta.get(k) for k in ARTICLE_FIELDS}
         yield article_from_text(text, f"{path.name}:{number}", **fields)
 
 
@@ -265,11 +285,15 @@ def find_near_duplicates(
     return pairs
 
 
-def ingest(paths: Iterable[Path]) -> IngestReport:
-    """Read, clean and deduplicate articles; flag near-duplicates."""
+def ingest(paths: Iterable[Path], origin: str | None = None) -> IngestReport:
+    """Read, clean and deduplicate articles; flag near-duplicates.
+
+    ``origin`` (e.g. "seed") is given to every article whose input names none.
+    """
     report = IngestReport()
     seen: dict[str, Article] = {}
     for article in read_articles(paths):
+        article.origin = article.origin or origin
         if article.id in seen:
             report.exact_duplicates.append((article.source, seen[article.id].source))
             continue
@@ -343,19 +367,58 @@ def assign_splits(
     return {name: sorted(i for g in chosen[name] for i in g) for name in SPLITS}
 
 
+def theatre_split(
+    group: list[str], theatres: dict[str, str], held_out: dict[str, tuple[str, ...]]
+) -> str | None:
+    """The split a group of articles goes to by its theatre, or None if it has none.
+
+    Raises ValueError when near-duplicates from different splits' theatres are
+    grouped: one of them would leak into the other split.
+    """
+    where = {theatres[i] for i in group if i in theatres}
+    splits = {next((n for n, ts in held_out.items() if t in ts), "train") for t in where}
+    if len(splits) > 1:
+        raise ValueError(
+            f"near-duplicate articles {', '.join(group)} come from theatres "
+            f"{', '.join(sorted(where))}, which go to different splits"
+        )
+    return splits.pop() if splits else None
+
+
 def make_splits(
-    articles: list[Article], dev: float = 0.2, test: float = 0.2, seed: int = 0
+    articles: list[Article],
+    dev: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    held_out: dict[str, tuple[str, ...]] = HELD_OUT_THEATRES,
 ) -> dict[str, Any]:
-    """The splits.json content: splits, the groups behind them and the near-duplicates."""
+    """The splits.json content: splits, the groups behind them and the near-duplicates.
+
+    Articles with a theatre go by theatre: the ``held_out`` theatres to dev and
+    test, every other theatre to train, so dev and test hold wars (and names)
+    that training never saw. Articles without one (the seeds) are split by
+    group as ``assign_splits`` does.
+    """
     pairs = find_near_duplicates(articles)
     groups = duplicate_groups([a.id for a in articles], pairs)
-    return {
-        "seed": seed,
-        "ratios": {"dev": dev, "test": test},
-        "splits": assign_splits(groups, dev, test, seed),
-        "groups": groups,
-        "near_duplicates": [asdict(p) for p in pairs],
-    }
+    theatres = {a.id: a.theatre for a in articles if a.theatre}
+    by_theatre: dict[str, list[str]] = {name: [] for name in SPLITS}
+    untheatred = []
+    for group in groups:
+        split = theatre_split(group, theatres, held_out)
+        if split is None:
+            untheatred.append(group)
+        else:
+            by_theatre[split] += group
+    splits = assign_splits(untheatred, dev, test, seed)
+    data: dict[str, Any] = {"seed": seed, "ratios": {"dev": dev, "test": test}}
+    if theatres:
+        data["held_out_theatres"] = {name: list(ts) for name, ts in held_out.items()}
+        data["theatres"] = dict(sorted(theatres.items()))
+    data["splits"] = {name: sorted(splits[name] + by_theatre[name]) for name in SPLITS}
+    data["groups"] = groups
+    data["near_duplicates"] = [asdict(p) for p in pairs]
+    return data
 
 
 def write_splits(path: Path, splits: dict[str, Any]) -> None:
@@ -373,13 +436,29 @@ def split_of(splits: dict[str, Any]) -> dict[str, str]:
     return {i: name for name, ids in splits["splits"].items() for i in ids}
 
 
+def fold_groups(splits: dict[str, Any]) -> list[list[str]]:
+    """The units cross-validation holds out: a whole theatre for articles that have
+    one, else a group of near-duplicates (the seeds)."""
+    theatres: dict[str, str] = splits.get("theatres", {})
+    by_theatre: dict[str, list[str]] = {}
+    groups = []
+    for group in splits["groups"]:
+        theatre = next((theatres[i] for i in group if i in theatres), None)
+        if theatre is None:
+            groups.append(group)
+        else:
+            by_theatre.setdefault(theatre, []).extend(group)
+    return groups + [sorted(ids) for _, ids in sorted(by_theatre.items())]
+
+
 def article_folds(splits: dict[str, Any]) -> list[tuple[list[str], list[str]]]:
     """Leave-one-group-out folds over all articles: (train ids, held-out ids).
 
-    Near-duplicate articles form one group, so they are held out together.
+    A fold holds out one theatre, or one group of near-duplicate articles, whole.
     """
-    ids = [i for group in splits["groups"] for i in group]
-    labels = [n for n, group in enumerate(splits["groups"]) for _ in group]
+    units = fold_groups(splits)
+    ids = [i for unit in units for i in unit]
+    labels = [n for n, unit in enumerate(units) for _ in unit]
     folds = []
     for train_idx, test_idx in LeaveOneGroupOut().split(ids, groups=labels):
         folds.append(([ids[i] for i in train_idx], [ids[i] for i in test_idx]))

@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +88,20 @@ def split_docs(docs: list[Doc], splits: dict[str, Any], fold: int | None) -> dic
 
 
 def make_docbins(
-    gold: Path, splits: Path, out_dir: Path, fold: int | None = None
+    gold: Path | Sequence[Path], splits: Path, out_dir: Path, fold: int | None = None
 ) -> dict[str, Path]:
     """Write train/dev/test .spacy files (or fold N's train/dev under out_dir/folds/N).
 
-    One Doc per gold task; the task's meta article_id decides its split.
+    One Doc per gold task, from one or more gold files; the task's meta
+    article_id decides its split. An article in two gold files is refused.
     """
-    grouped = split_docs(gold_docs(Path(gold)), load_splits(Path(splits)), fold)
+    paths = [Path(gold)] if isinstance(gold, str | Path) else [Path(g) for g in gold]
+    docs = [doc for path in paths for doc in gold_docs(path)]
+    ids = Counter(doc.user_data["article_id"] for doc in docs)
+    twice = sorted(i for i, n in ids.items() if n > 1)
+    if twice:
+        raise ValueError(f"articles annotated twice in the gold files: {', '.join(twice[:10])}")
+    grouped = split_docs(docs, load_splits(Path(splits)), fold)
     target = Path(out_dir) if fold is None else Path(out_dir) / "folds" / str(fold)
     return {name: write_docbin(target / f"{name}.spacy", docs) for name, docs in grouped.items()}
 

@@ -4,10 +4,28 @@ module per stage, each command a thin wrapper over a library function."""
 from __future__ import annotations
 
 # Importing a stage module registers its commands on the app.
-from conflict_ner.cli import articles, convert, doccano, evaluation, packaging, training
+from conflict_ner.cli import (
+    articles,
+    convert,
+    corpus,
+    doccano,
+    evaluation,
+    packaging,
+    training,
+)
 from conflict_ner.cli._util import app
 
-__all__ = ["app", "articles", "convert", "doccano", "evaluation", "main", "packaging", "training"]
+__all__ = [
+    "app",
+    "articles",
+    "convert",
+    "corpus",
+    "doccano",
+    "evaluation",
+    "main",
+    "packaging",
+    "training",
+]
 
 
 def main() -> None:

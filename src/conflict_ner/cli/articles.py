@@ -21,10 +21,14 @@ def ingest(
     ),
     splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file to write"),
     seed: int = typer.Option(0, help="Seed that orders article groups into splits"),
+    origin: str | None = typer.Option(
+        None, help='Origin of articles whose input names none (e.g. "seed")'
+    ),
 ) -> None:
-    """Clean articles, give them content-hash ids, drop duplicates and split them."""
+    """Clean articles, give them content-hash ids, drop duplicates and split them
+    (articles with a theatre by theatre: whole wars held out for dev and test)."""
     with exit_on_error():
-        report = articles_mod.ingest(inputs)
+        report = articles_mod.ingest(inputs, origin)
     for dropped, kept in report.exact_duplicates:
         console.print(f"exact duplicate dropped: {dropped} (same text as {kept})", markup=False)
     for pair in report.near_duplicates:
