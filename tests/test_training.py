@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import spacy
 from spacy.tokens import DocBin, Span
+from thinc.api import Config
 from tiny_transformer import build_tiny_transformer
 from typer.testing import CliRunner
 
@@ -22,14 +23,13 @@ from conflict_ner.scheme import LABELS
 from conflict_ner.tasks import make_task, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
-SPLITS = ROOT / "corpus" / "splits.json"
 STEPS = {"training.max_steps": 12, "training.eval_frequency": 6, "training.patience": 0}
 
 
 @pytest.fixture(scope="module")
 def gold(tmp_path_factory) -> Path:
     """A gold file over the seed articles, its spans found by the rules (one task per article)."""
-    articles = load_articles(ROOT / "corpus" / "articles.jsonl")
+    articles = [a for a in load_articles(ROOT / "corpus" / "articles.jsonl") if a.origin == "seed"]
     spans = pre_annotate([a.text for a in articles])
     tasks = [
         make_task(a.text, found, {"article_id": a.id, "title": a.title})
@@ -41,8 +41,8 @@ def gold(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def docbins(gold, tmp_path_factory) -> dict[str, Path]:
-    return training.make_docbins(gold, SPLITS, tmp_path_factory.mktemp("corpus"))
+def docbins(gold, seed_splits, tmp_path_factory) -> dict[str, Path]:
+    return training.make_docbins(gold, seed_splits, tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_task_to_doc_keeps_spans_and_article_id():
     assert doc.user_data["meta"] == {"article_id": "abc123"}
 
 
-def test_spans_off_token_boundaries_fail_loudly(tmp_path):
+def test_spans_off_token_boundaries_fail_loudly(tmp_path, seed_splits):
     text = "Activist Suhaib al-Hasakawi spoke."
     task = make_task(text, [], {"article_id": "a1"})
     # "al-Hasaka" stops inside the token "Hasakawi": never silently dropped.
@@ -90,7 +90,7 @@ def test_spans_off_token_boundaries_fail_loudly(tmp_path):
                                 "spans": task["spans"]}) + "\n")
     with pytest.raises(convert.MisalignedSpans, match=r"16-25 PLACE 'al-Hasaka'"):
         convert.gold_docs(gold)
-    result = CliRunner().invoke(app, ["data", "--gold", str(gold), "--splits", str(SPLITS),
+    result = CliRunner().invoke(app, ["data", "--gold", str(gold), "--splits", str(seed_splits),
                                       "--out-dir", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "off token boundaries" in result.output
@@ -100,8 +100,8 @@ def test_spans_off_token_boundaries_fail_loudly(tmp_path):
 # -- docbins ----------------------------------------------------------------------
 
 
-def test_make_docbins_follows_the_seed_splits(docbins):
-    splits = load_splits(SPLITS)["splits"]
+def test_make_docbins_follows_the_seed_splits(docbins, seed_splits):
+    splits = load_splits(seed_splits)["splits"]
     assert set(docbins) == {"train", "dev", "test"}
     for name, path in docbins.items():
         docs = read_docs(path)
@@ -109,10 +109,10 @@ def test_make_docbins_follows_the_seed_splits(docbins):
         assert all(d.ents for d in docs)
 
 
-def test_make_docbins_writes_leave_one_group_out_folds(gold, tmp_path):
-    folds = article_folds(load_splits(SPLITS))
+def test_make_docbins_writes_leave_one_group_out_folds(gold, seed_splits, tmp_path):
+    folds = article_folds(load_splits(seed_splits))
     for n, (train_ids, held_out) in enumerate(folds):
-        paths = training.make_docbins(gold, SPLITS, tmp_path, fold=n)
+        paths = training.make_docbins(gold, seed_splits, tmp_path, fold=n)
         assert paths == {
             "train": tmp_path / "folds" / str(n) / "train.spacy",
             "dev": tmp_path / "folds" / str(n) / "dev.spacy",
@@ -122,12 +122,12 @@ def test_make_docbins_writes_leave_one_group_out_folds(gold, tmp_path):
             train_ids
         )
     with pytest.raises(ValueError, match="does not exist"):
-        training.make_docbins(gold, SPLITS, tmp_path, fold=len(folds))
+        training.make_docbins(gold, seed_splits, tmp_path, fold=len(folds))
 
 
-def test_cli_data_writes_seed_and_fold_files(gold, tmp_path):
+def test_cli_data_writes_seed_and_fold_files(gold, seed_splits, tmp_path):
     runner = CliRunner()
-    args = ["data", "--gold", str(gold), "--splits", str(SPLITS), "--out-dir", str(tmp_path)]
+    args = ["data", "--gold", str(gold), "--splits", str(seed_splits), "--out-dir", str(tmp_path)]
     assert runner.invoke(app, args).exit_code == 0
     assert runner.invoke(app, [*args, "--fold", "0"]).exit_code == 0
     assert {p.name for p in tmp_path.glob("*.spacy")} == {"train.spacy", "dev.spacy", "test.spacy"}
@@ -192,3 +192,23 @@ def test_plain_spacy_train_command_line_with_tiny_transformer(docbins, tiny_bert
     assert_predicts_scheme_spans(tmp_path / "model-best")
     saved = (tmp_path / "model-best" / "config.cfg").read_text()
     assert str(tiny_bert) in saved
+
+
+@pytest.mark.slow
+def test_tiny_transformer_trains_with_the_augmenter_on(docbins, tiny_bert, tmp_path):
+    config = Config().from_disk(ROOT / "configs" / "ner_trf.cfg", interpolate=False)
+    config["corpora"]["train"]["augmenter"] = {
+        "@augmenters": "conflict_ner.mentions_and_case.v1",
+        "replace_level": 1.0,
+        "replace_prob": 0.5,
+        "upper_level": 1.0,
+    }
+    path = tmp_path / "augmented.cfg"
+    config.to_disk(path)
+    best = training.train(
+        path, tmp_path / "out", docbins["train"], docbins["dev"],
+        {**STEPS, "paths.transformer": str(tiny_bert)},
+    )
+    assert_predicts_scheme_spans(best)
+    saved = (best / "config.cfg").read_text()
+    assert "conflict_ner.mentions_and_case.v1" in saved
