@@ -72,7 +72,7 @@ def test_wheel_installs_and_loads_in_a_fresh_venv(tiny_pipeline: Path, tmp_path:
     assert meta["performance"]["ents_per_type"]["FACTION"]["f"] == pytest.approx(2 / 3)
     assert meta["backbone"]["path"]
     # The ruler's filter ships inside the wheel, not as a dependency on the toolkit.
-    assert meta["custom_code"] == ["conflict_ner.ruler_ents_filter.v1"]
+    assert meta["custom_code"] == ["conflict_ner.ruler_fill_gaps.v1"]
     package_dir = out / "en_conflict_ner-0.0.1" / "en_conflict_ner"
     assert (package_dir / "pipeline_code.py").is_file()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import spacy
 
 from conflict_ner import patterns
 
@@ -110,3 +111,20 @@ def test_variants_cover_article_and_apostrophe_forms():
     assert {"al-Shaddadi", "Al-Shaddadi", "al Shaddadi", "Al Shaddadi"} <= forms
     assert "People’s Protection Units" in patterns.variants("People's Protection Units")
     assert patterns.fold_accents("Al Ḩasakah") == "Al Hasakah"
+
+
+def test_a_ruler_after_the_ner_only_fills_its_gaps() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler", name="stand_in_ner").add_patterns(  # type: ignore[attr-defined]
+        [{"label": "FACTION", "pattern": "Manbij Military Council"}]
+    )
+    patterns.add_ruler(nlp, ents_filter=patterns.FILL_GAPS)
+    doc = nlp("The Manbij Military Council held Manbij; YPG-held Afrin fell to the SNA.")
+    # The rules know Manbij (a place) and the SNA: the NER's longer faction
+    # stays, the ruler adds what nobody tagged, and nothing inside a compound.
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("Manbij Military Council", "FACTION"),
+        ("Manbij", "PLACE"),
+        ("Afrin", "PLACE"),
+        ("SNA", "FACTION"),
+    ]

@@ -202,7 +202,13 @@ def patterns_for_config() -> list[dict[str, Any]]:
     return list(build_patterns())
 
 
-def add_ruler(nlp: Language, before: str | None = None) -> Language:
+# How the ruler's matches meet entities already set: the rules win (a ruler before
+# the NER), or they only fill the gaps the NER left (a ruler after it).
+RULES_WIN = "conflict_ner.ruler_ents_filter.v1"
+FILL_GAPS = "conflict_ner.ruler_fill_gaps.v1"
+
+
+def add_ruler(nlp: Language, before: str | None = None, ents_filter: str = RULES_WIN) -> Language:
     """Add the pattern ruler (writing doc.ents) to a pipeline, optionally before a component."""
     ruler = nlp.add_pipe(
         "span_ruler",
@@ -212,7 +218,7 @@ def add_ruler(nlp: Language, before: str | None = None) -> Language:
             "spans_key": None,
             "annotate_ents": True,
             "overwrite": False,
-            "ents_filter": {"@misc": "conflict_ner.ruler_ents_filter.v1"},
+            "ents_filter": {"@misc": ents_filter},
             # Score doc.ents (the span_ruler default scores doc.spans, which we do not set).
             "scorer": {"@scorers": "spacy.entity_ruler_scorer.v1"},
         },

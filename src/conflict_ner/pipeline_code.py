@@ -57,3 +57,22 @@ def make_ents_filter() -> Callable[[Iterable[Span], Iterable[Span]], list[Span]]
         return sorted(kept + old, key=lambda s: s.start)
 
     return ents_filter
+
+
+@registry.misc("conflict_ner.ruler_fill_gaps.v1")
+def make_gap_filter() -> Callable[[Iterable[Span], Iterable[Span]], list[Span]]:
+    """A SpanRuler ents_filter for a ruler after the NER: the NER's entities stay,
+    and a rule match (longest first, blocked forms and compounds dropped) is added
+    only where it overlaps none of them."""
+
+    def ents_filter(entities: Iterable[Span], spans: Iterable[Span]) -> list[Span]:
+        existing = list(entities)
+        taken = {i for e in existing for i in range(e.start, e.end)}
+        new = [
+            s
+            for s in filter_spans(list(spans))
+            if keep_rule_span(s) and not taken.intersection(range(s.start, s.end))
+        ]
+        return sorted(existing + new, key=lambda s: s.start)
+
+    return ents_filter

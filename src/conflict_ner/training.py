@@ -30,6 +30,13 @@ PACKAGED_BACKBONES = {
 }
 # Never reach for the hub: these machines have none, and users must opt in.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+# glibc serves large blocks by mmap until one is freed, then raises that
+# threshold (up to 32 MiB) and serves them from the heap, where tensor buffers
+# of ever-changing batch shapes fragment and are not given back: peak RSS of
+# transformer training grew with every update. A fixed threshold keeps them
+# mmapped. Transformer config, 150 steps on the composed corpus, same scores:
+# peak RSS 3.96 GiB without, 2.08 GiB with (docs/generalisation.md).
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
 
 
 # -- backbone -----------------------------------------------------------------
@@ -134,7 +141,8 @@ def train(
     """Run ``python -m spacy train`` offline and return the model-best directory.
 
     A subprocess keeps each run's torch and memory state apart (cross-validation
-    trains many times) and is exactly the plain command line a user runs.
+    trains many times) and is exactly the plain command line a user runs, with
+    glibc's mmap threshold fixed (``ALLOCATOR_ENV``) unless the caller set it.
     """
     command = [
         sys.executable, "-m", "spacy", "train", str(config),
@@ -143,7 +151,7 @@ def train(
         "--paths.dev", str(dev_path),
         *_override_args(overrides),
     ]
-    env = {**os.environ, **OFFLINE_ENV}
+    env = {**ALLOCATOR_ENV, **os.environ, **OFFLINE_ENV}
     subprocess.run(command, check=True, env=env)
     best = Path(output) / "model-best"
     if not best.is_dir():

@@ -113,7 +113,7 @@ def crossval(
 
 @app.command()
 def summary(
-    report: Path = typer.Option(Path("evaluate/seeds"), help="Evaluation report folder"),
+    report: Path = typer.Option(Path("evaluate/test"), help="Evaluation report folder"),
     wheel: Path | None = typer.Option(None, help="The built wheel"),
 ) -> None:
     """F1 per label on the held-out articles, and where the report and the wheel are."""
