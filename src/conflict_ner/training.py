@@ -35,8 +35,9 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 # of ever-changing batch shapes fragment and are not given back: peak RSS of
 # transformer training grew with every update. A fixed threshold keeps them
 # mmapped. Transformer config, 150 steps on the composed corpus, same scores:
-# peak RSS 3.96 GiB without, 2.08 GiB with (docs/generalisation.md).
-ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
+# defaults 3.96 GiB in 4.4 min; 64 KiB 2.08 GiB in 6.1 min; 1 MiB 2.08 GiB in
+# 5.9 min (docs/generalisation.md).
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
 
 
 # -- backbone -----------------------------------------------------------------
