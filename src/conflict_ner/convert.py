@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from spacy.tokens import Doc, DocBin
-from spacy.vocab import Vocab
 
 from conflict_ner.articles import article_id
 from conflict_ner.tasks import (
@@ -198,21 +197,19 @@ def task_to_doccano(task: Task) -> dict[str, Any]:
 
 
 # -- Prodigy <-> spaCy -----------------------------------------------------------------
-def _doc_from_tokens(task: Task, vocab: Vocab) -> Doc | None:
+def _doc_from_tokens(task: Task) -> Doc | None:
     """A Doc with the task's own tokens, when they rebuild its text exactly."""
     tokens = task.get("tokens")
     if not tokens:
         return None
     words = [t["text"] for t in tokens]
     spaces = [bool(t.get("ws", False)) for t in tokens]
-    doc = Doc(vocab, words=words, spaces=spaces)
+    doc = Doc(tokenizer().vocab, words=words, spaces=spaces)
     # Tokens from elsewhere (e.g. newlines Prodigy dropped) cannot make an exact Doc.
     return doc if doc.text == task["text"] else None
 
 
-def task_to_doc(
-    task: Task, file: str = "-", strict: bool = False, vocab: Vocab | None = None
-) -> tuple[Doc, list[SpanIssue]]:
+def task_to_doc(task: Task, file: str = "-", strict: bool = False) -> tuple[Doc, list[SpanIssue]]:
     """A Doc with the task's spans as entities, and an issue per span off token boundaries.
 
     The Doc keeps the task's tokens when they rebuild its text; ``user_data``
@@ -220,8 +217,7 @@ def task_to_doc(
     With ``strict`` a misaligned span is left out and reported as rejected; the
     caller fails on any issue.
     """
-    vocab = vocab or tokenizer().vocab
-    doc = _doc_from_tokens(task, vocab) or tokenizer()(task["text"])
+    doc = _doc_from_tokens(task) or tokenizer()(task["text"])
     spans = [(s["start"], s["end"], s["label"]) for s in task.get("spans", [])]
     example = article_id(task)
     aligned, issues = align_spans(task["text"], spans, file, example, strict)
