@@ -27,10 +27,12 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -ra
 
 lint: setup
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 
 # Benchmarks (figures and reading in docs/benchmarks.md); the full sizes take
 # about an hour on 2 cores. `make bench BENCH_QUICK=1` runs small sizes.

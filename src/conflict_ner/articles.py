@@ -106,10 +106,16 @@ def content_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf8")).hexdigest()[:16]
 
 
+def meta_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A task's or article record's ``meta`` dict; empty when missing or not a dict."""
+    meta = record.get("meta")
+    return meta if isinstance(meta, dict) else {}
+
+
 def article_id(record: dict[str, Any]) -> str:
     """The article a Prodigy task or an article record belongs to: meta.article_id,
     else the record's id, else its text's content id."""
-    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    meta = meta_of(record)
     return str(meta.get("article_id") or record.get("id") or content_id(record["text"]))
 
 
@@ -218,7 +224,7 @@ def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
         if not isinstance(text, str) or not text.strip():
             yield Problem(path, number, "needs a non-empty 'text' field")
             continue
-        meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+        meta = meta_of(item)
         fields = {k: item.get(k) or meta.get(k) for k in ARTICLE_FIELDS}
         yield article_from_text(text, f"{path.name}:{number}", **fields)
 
@@ -248,7 +254,10 @@ def read_articles(paths: Iterable[Path]) -> list[Article]:
             continue
         reader = _read_jsonl if item.suffix == ".jsonl" else _read_txt
         for result in reader(item):
-            (problems if isinstance(result, Problem) else articles).append(result)
+            if isinstance(result, Problem):
+                problems.append(result)
+            else:
+                articles.append(result)
     if problems:
         raise InvalidInput(problems)
     return articles

@@ -276,7 +276,7 @@ def check_wheel(wheel: Path, venv_dir: Path | None = None) -> CheckResult:
     wheel = Path(wheel).resolve()
     package = wheel.name.split("-")[0]
     owned = venv_dir is None
-    target = Path(tempfile.mkdtemp(prefix="wheel-check-")) if owned else Path(venv_dir)
+    target = Path(venv_dir or tempfile.mkdtemp(prefix="wheel-check-"))
     try:
         venv.EnvBuilder(with_pip=True, clear=True).create(target)
         python = str(target / "bin" / "python")

@@ -223,7 +223,7 @@ def add_ruler(nlp: Language, before: str | None = None, ents_filter: str = RULES
             "scorer": {"@scorers": "spacy.entity_ruler_scorer.v1"},
         },
     )
-    ruler.add_patterns(list(build_patterns()))
+    ruler.add_patterns(list(build_patterns()))  # type: ignore[attr-defined]
     return nlp
 
 

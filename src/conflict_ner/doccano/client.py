@@ -16,6 +16,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -248,8 +249,9 @@ class DoccanoAPI:
             if label.name in existing:
                 continue
             self._guard(
-                lambda label=label: self._client.span_type.create(
-                    project_id, text=label.name, color=label.color, suffix_key=label.shortcut
+                partial(
+                    self._client.span_type.create,
+                    project_id, text=label.name, color=label.color, suffix_key=label.shortcut,
                 ),
                 f"create label {label.name}",
                 idempotent=False,
@@ -381,8 +383,9 @@ class DoccanoAPI:
         for start, end, label in spans:
             payload = {"start_offset": start, "end_offset": end, "label": ids[label]}
             self._guard(
-                lambda payload=payload: self._base.post(
-                    f"projects/{project_id}/examples/{example_id}/spans", json=payload
+                partial(
+                    self._base.post,
+                    f"projects/{project_id}/examples/{example_id}/spans", json=payload,
                 ),
                 f"add a span to example {example_id}",
                 idempotent=False,

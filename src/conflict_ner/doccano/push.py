@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conflict_ner.articles import article_id
+from conflict_ner.articles import article_id, meta_of
 from conflict_ner.convert import SpanIssue, SpanTuple, align_spans, doccano_row
 from conflict_ner.doccano.client import DoccanoAPI, resolve_connection
 from conflict_ner.doccano.errors import DoccanoError
@@ -50,7 +50,7 @@ def load_push_items(path: Path) -> list[ArticleRow]:
         text = row.get("text")
         if not isinstance(text, str) or not text.strip():
             raise ValueError("needs a non-empty 'text'")
-        meta = row.get("meta") if isinstance(row.get("meta"), dict) else row
+        meta = meta_of(row) or row
         item = {k: meta.get(k) for k in META_FIELDS}
         item["article_id"] = article_id(row)
         item["text"] = text

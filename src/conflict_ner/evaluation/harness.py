@@ -11,6 +11,7 @@ from typing import Any
 
 from spacy.tokens import Doc
 
+from conflict_ner.articles import meta_of
 from conflict_ner.convert import doc_article_id
 from conflict_ner.evaluation.crosscheck import cross_check, ents_of
 from conflict_ner.evaluation.errors import KINDS, ErrorRow, error_rows, token_confusion
@@ -59,7 +60,7 @@ def article_rows(scored: Scored) -> list[dict[str, Any]]:
     """Per-article micro scores, with the title when the gold Doc carries meta."""
     rows = []
     for doc_id, (gold, _), counts in zip(scored.ids, scored.pairs, scored.docs, strict=True):
-        meta = gold.user_data.get("meta") if isinstance(gold.user_data.get("meta"), dict) else {}
+        meta = meta_of(gold.user_data)
         rows.append({
             "article": doc_id,
             "title": meta.get("title") or gold.text.split("\n", 1)[0][:80],

@@ -114,7 +114,7 @@ def memorisation_pipeline(train: Sequence[Doc]) -> Language:
     ruler = nlp.add_pipe("entity_ruler")
     # most_common breaks ties by first seen; sort labels first so ties are stable.
     patterns = [
-        {"label": max(sorted(c), key=lambda label, c=c: c[label]), "pattern": text}
+        {"label": max(sorted(c), key=c.__getitem__), "pattern": text}
         for text, c in sorted(votes.items())
     ]
     ruler.add_patterns(patterns)  # type: ignore[attr-defined]

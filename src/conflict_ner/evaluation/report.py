@@ -287,7 +287,7 @@ def _render_part(doc: Doc, start: int, end: int) -> str:
         for e in doc.ents if start <= e.start_char < end
     ]
     data = {"text": doc.text[start:end], "ents": ents, "title": None}
-    labels = sorted({*COLOURS, *(e["label"] for e in ents)})
+    labels = sorted({*COLOURS, *(str(e["label"]) for e in ents)})
     return displacy.render(data, style="ent", manual=True, page=False, jupyter=False,
                            options={"colors": COLOURS, "ents": labels})
 

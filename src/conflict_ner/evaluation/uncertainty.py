@@ -36,9 +36,15 @@ class Interval:
         return {**asdict(self), "half_width": self.half_width}
 
 
+def _f1(counts: np.ndarray, scheme: str) -> float:
+    """Micro F1 of one (COR, INC, PAR, MIS, SPU) row."""
+    cor, inc, par, mis, spu = (float(x) for x in counts)
+    return prf_from_tuple(cor, inc, par, mis, spu, scheme=scheme).f1
+
+
 def _micro_f1(sums: np.ndarray, scheme: str) -> np.ndarray:
     """Micro F1 per row of summed (COR, INC, PAR, MIS, SPU) counts."""
-    return np.array([prf_from_tuple(*row, scheme=scheme).f1 for row in sums])
+    return np.array([_f1(row, scheme) for row in sums])
 
 
 def bootstrap(
@@ -50,7 +56,7 @@ def bootstrap(
 ) -> Interval:
     """Percentile bootstrap interval of micro F1 over articles (seeded, deterministic)."""
     matrix = np.array([d.counts[scheme][None].as_tuple() for d in docs], dtype=float)
-    point = prf_from_tuple(*matrix.sum(axis=0), scheme=scheme).f1 if len(docs) else 0.0
+    point = _f1(matrix.sum(axis=0), scheme) if len(docs) else 0.0
     if not len(docs):
         return Interval(point, point, point, level, 0, seed, 0)
     rng = np.random.default_rng(seed)
