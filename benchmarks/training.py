@@ -22,6 +22,10 @@ the same including evaluations; words per update and training words per
 second; wall time of the whole subprocess (start-up, initialisation and
 backbone loading included); peak RSS of the subprocess (os.wait4's
 ru_maxrss). Ratio: trf / cnn per corpus.
+
+--allocator fixed (the default) trains as `conflict-ner train` does, with
+glibc's mmap threshold fixed (training.ALLOCATOR_ENV); glibc leaves the
+defaults; both runs each pair twice and prints the fixed / glibc ratios.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from rich.progress import Progress
 from thinc.api import Config
 
 from conflict_ner.convert import convert
-from conflict_ner.training import OFFLINE_ENV, make_docbins
+from conflict_ner.training import ALLOCATOR_ENV, OFFLINE_ENV, make_docbins
 
 HOOKS = Path(__file__).resolve().parent / "_train_hooks.py"
 FASHION = ROOT.parent / "shared/datasets/prodigy_fashion_brands"
@@ -58,6 +62,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--eval-frequency", type=int, default=100)
     parser.add_argument("--dev-limit", type=int, default=200, help="dev docs per evaluation")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--allocator", default="fixed", choices=["fixed", "glibc", "both"],
+                        help="glibc's mmap threshold as conflict-ner train fixes it, or defaults")
     parser.add_argument("--corpora", nargs="+", default=["seed", "fashion"],
                         choices=["seed", "fashion"])  # fmt: skip
     parser.add_argument("--fashion-dir", type=Path, default=FASHION)
@@ -105,12 +111,15 @@ def bounded_config(config: Path, work: Path, args: argparse.Namespace) -> Path:
     return path
 
 
-def run_training(cfg: Path, train: Path, dev: Path, work: Path, steps: int) -> tuple[float, int]:
+def run_training(cfg: Path, train: Path, dev: Path, work: Path, steps: int,
+                 allocator: str) -> tuple[float, int]:  # fmt: skip
     """Run spacy train as a subprocess; return wall seconds and peak RSS in KiB."""
     command = [sys.executable, "-m", "spacy", "train", str(cfg), "--output", str(work / "out"),
                "--paths.train", str(train), "--paths.dev", str(dev),
                "--code", str(HOOKS)]  # fmt: skip
-    env = {**os.environ, **OFFLINE_ENV}
+    env = {**os.environ, **OFFLINE_ENV, **(ALLOCATOR_ENV if allocator == "fixed" else {})}
+    if allocator == "glibc":
+        env.pop("MALLOC_MMAP_THRESHOLD_", None)
     log = work / "train.log"
     start = time.perf_counter()
     with log.open("wb") as out, Progress(console=console, transient=True) as progress:
@@ -159,16 +168,17 @@ def words_per_step(path: Path) -> float:
 
 
 def benchmark(name: str, corpus: str, data: tuple[Path, Path], work: Path,
-              args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+              args: argparse.Namespace, allocator: str) -> dict[str, Any]:  # fmt: skip
     """Train one config on one corpus; return its figures."""
     work.mkdir(parents=True)
     cfg = bounded_config(CONFIGS[name], work, args)
-    wall, maxrss_kib = run_training(cfg, data[0], data[1], work, args.steps)
+    wall, maxrss_kib = run_training(cfg, data[0], data[1], work, args.steps, allocator)
     figures = step_figures(read_clock(work / "steps.txt"), args.eval_frequency)
     wps = words_per_step(work / "words.jsonl")
-    figures.update(config=name, corpus=corpus, wall_s=wall, peak_rss_mib=maxrss_kib / 1024,
-                   words_per_step=wps, train_wps=wps / (figures["s_per_100"] / 100))  # fmt: skip
-    console.print(f"{corpus}/{name}: {figures['s_per_100']:.1f} s per 100 steps, "
+    figures.update(config=name, corpus=corpus, allocator=allocator, wall_s=wall,
+                   peak_rss_mib=maxrss_kib / 1024, words_per_step=wps,
+                   train_wps=wps / (figures["s_per_100"] / 100))  # fmt: skip
+    console.print(f"{corpus}/{name} ({allocator}): {figures['s_per_100']:.1f} s per 100 steps, "
                   f"peak RSS {figures['peak_rss_mib']:,.0f} MiB, wall {wall:.0f} s")  # fmt: skip
     return figures
 
@@ -178,19 +188,26 @@ def report(runs: list[dict[str, Any]]) -> dict[str, float]:
     """Print every run and the trf/cnn ratios per corpus; return the ratios."""
     columns = ["corpus/config", "steps timed", "s/100 steps", "median", "with eval",
                "words/step", "train wps", "peak RSS MiB", "wall s"]  # fmt: skip
-    rows = [[f"{r['corpus']}/{r['config']}", str(r["timed_steps"]), f"{r['s_per_100']:.1f}",
+    rows = [[f"{r['corpus']}/{r['config']} {r['allocator']}", str(r["timed_steps"]),
+             f"{r['s_per_100']:.1f}",
              f"{r['s_per_100_median']:.1f}", f"{r['s_per_100_with_eval']:.1f}",
              f"{r['words_per_step']:,.0f}", f"{r['train_wps']:,.0f}",
              f"{r['peak_rss_mib']:,.0f}", f"{r['wall_s']:.0f}"] for r in runs]  # fmt: skip
     console.print(table("training speed and memory", columns, rows))
     ratios: dict[str, float] = {}
-    by_key = {(r["corpus"], r["config"]): r for r in runs}
-    for corpus in dict.fromkeys(r["corpus"] for r in runs):
-        trf, cnn = by_key.get((corpus, "trf")), by_key.get((corpus, "cnn"))
+    by_key = {(r["corpus"], r["config"], r["allocator"]): r for r in runs}
+    for corpus, allocator in dict.fromkeys((r["corpus"], r["allocator"]) for r in runs):
+        trf, cnn = by_key.get((corpus, "trf", allocator)), by_key.get((corpus, "cnn", allocator))
         if trf is None or cnn is None:
             continue
         for key in ("s_per_100", "train_wps", "peak_rss_mib"):
-            ratios[f"{corpus} trf/cnn {key}"] = ratio(trf[key], cnn[key])
+            ratios[f"{corpus} ({allocator}) trf/cnn {key}"] = ratio(trf[key], cnn[key])
+    for corpus, name in dict.fromkeys((r["corpus"], r["config"]) for r in runs):
+        fixed, glibc = by_key.get((corpus, name, "fixed")), by_key.get((corpus, name, "glibc"))
+        if fixed is None or glibc is None:
+            continue
+        for key in ("s_per_100", "peak_rss_mib"):
+            ratios[f"{corpus}/{name} fixed/glibc {key}"] = ratio(fixed[key], glibc[key])
     for name, value in ratios.items():
         console.print(f"ratio {name}: {value:.2f}")
     return ratios
@@ -209,13 +226,15 @@ def main() -> None:
             corpora["seed"] = seed_corpus(work / "seed")
         if "fashion" in args.corpora:
             corpora["fashion"] = fashion_corpus(args.fashion_dir, work / "fashion")
+        allocators = ["glibc", "fixed"] if args.allocator == "both" else [args.allocator]
         for corpus, data in corpora.items():
-            for name in args.configs:
-                runs.append(benchmark(name, corpus, data, work / f"{corpus}-{name}", args))
+            for name, allocator in itertools.product(args.configs, allocators):
+                runs.append(benchmark(name, corpus, data, work / f"{corpus}-{name}-{allocator}",
+                                      args, allocator))  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ratios = report(runs)
-    settings = {k: getattr(args, k) for k in ("steps", "eval_frequency", "dev_limit")}
+    settings = {k: getattr(args, k) for k in ("steps", "eval_frequency", "dev_limit", "allocator")}
     finish(info, {"runs": runs, "ratios": ratios, "settings": settings}, args.json)
 
 
