@@ -22,7 +22,7 @@ from conflict_ner.articles import (
     split_of,
 )
 from conflict_ner.cli import app
-from conflict_ner.tasks import InvalidInput
+from conflict_ner.files import InvalidInput
 
 runner = CliRunner()
 

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from conflict_ner import convert
 from conflict_ner.cli.convert import convert as convert_cmd
-from conflict_ner.tasks import make_task, read_tasks, write_jsonl
+from conflict_ner.files import write_jsonl
+from conflict_ner.tasks import make_task, read_tasks
 
 TEXT = "The YPG-held town of al-Hasakah's north was shelled by ISIS."
 

@@ -9,13 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conflict_ner.cli import app
-from conflict_ner.tasks import (
-    InvalidInput,
-    make_task,
-    read_tasks,
-    validate_file,
-    write_jsonl,
-)
+from conflict_ner.files import InvalidInput, write_jsonl
+from conflict_ner.tasks import make_task, read_tasks, validate_file
 
 runner = CliRunner()
 TEXT = "The YPG attacked the NDF in al-Hasakah."

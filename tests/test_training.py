@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from conflict_ner import convert, training
 from conflict_ner.articles import article_folds, load_articles, load_splits
 from conflict_ner.cli import app
+from conflict_ner.files import write_jsonl
 from conflict_ner.patterns import pre_annotate
 from conflict_ner.scheme import LABELS
-from conflict_ner.tasks import make_task, write_jsonl
+from conflict_ner.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = {"training.max_steps": 12, "training.eval_frequency": 6, "training.patience": 0}

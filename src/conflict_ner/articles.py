@@ -16,7 +16,7 @@ from typing import Any
 
 from sklearn.model_selection import LeaveOneGroupOut
 
-from conflict_ner.tasks import (
+from conflict_ner.files import (
     InvalidInput,
     Problem,
     iter_jsonl,

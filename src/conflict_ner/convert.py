@@ -27,21 +27,16 @@ from typing import Any, Literal
 from spacy.tokens import Doc, DocBin
 
 from conflict_ner.articles import article_id
-from conflict_ner.tasks import (
+from conflict_ner.files import (
     InvalidInput,
     Problem,
-    Task,
-    check_task,
     iter_jsonl,
-    make_task,
     read_records,
-    read_tasks,
-    set_hashes,
-    tokenizer,
     write_bytes_atomic,
     write_jsonl,
     write_text_atomic,
 )
+from conflict_ner.tasks import Task, check_task, make_task, read_tasks, set_hashes, tokenizer
 
 Format = Literal["doccano", "prodigy", "spacy"]
 FORMATS: tuple[str, ...] = ("doccano", "prodigy", "spacy")

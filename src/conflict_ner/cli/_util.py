@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from conflict_ner.doccano.errors import DoccanoError, DoccanoUnreachable
+from conflict_ner.files import InvalidInput, Problem
 from conflict_ner.packaging import PackagingError
-from conflict_ner.tasks import InvalidInput, Problem
 
 app = typer.Typer(
     help="From conflict news articles to a spaCy FACTION/PLACE model.",

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from conflict_ner.cli._util import app, console, exit_on_error, out
 from conflict_ner.corpus import CorpusStats, corpus_stats
-from conflict_ner.tasks import read_tasks, write_text_atomic
+from conflict_ner.files import write_text_atomic
+from conflict_ner.tasks import read_tasks
 
 
 @app.command()

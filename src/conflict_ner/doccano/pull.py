@@ -33,13 +33,8 @@ from conflict_ner.doccano.merge import Conflict, merge
 from conflict_ner.doccano.push import HASH_KEY
 from conflict_ner.doccano.render import agreement_table, conflicts_markdown
 from conflict_ner.doccano.votes import ExampleVotes
-from conflict_ner.tasks import (
-    Task,
-    make_task,
-    write_bytes_atomic,
-    write_jsonl,
-    write_text_atomic,
-)
+from conflict_ner.files import write_bytes_atomic, write_jsonl, write_text_atomic
+from conflict_ner.tasks import Task, make_task
 
 
 @dataclass

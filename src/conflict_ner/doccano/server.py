@@ -32,7 +32,7 @@ import requests
 from rich.console import Console
 
 from conflict_ner.doccano.errors import ConfigError, DoccanoError
-from conflict_ner.tasks import write_text_atomic
+from conflict_ner.files import write_text_atomic
 
 # The pins doccano 1.8.4 needs to start at all, with the reason for each.
 DOCCANO_PINS: tuple[str, ...] = (

@@ -20,8 +20,8 @@ from spacy.tokens import Doc
 
 from conflict_ner.evaluation.errors import KIND_TITLES, KINDS, plot_confusion
 from conflict_ner.evaluation.scoring import SCHEMES
+from conflict_ner.files import write_text_atomic
 from conflict_ner.scheme import SCHEME
-from conflict_ner.tasks import write_text_atomic
 
 COLOURS = {label.name: label.color for label in SCHEME}
 FEW_ARTICLES = 10  # below this, say the bootstrap intervals are rough
