@@ -6,22 +6,65 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 T = TypeVar("T")
+
+# One JSONL line longer than this is refused unread: a Prodigy task of the
+# longest text spaCy takes (1,000,000 characters) with its tokens is about 12 MB.
+MAX_LINE_BYTES = 32 * 1024 * 1024
+# JSON nested deeper than this is refused before parsing: our records nest 4
+# levels, and Python's parser and everything after it recurse per level.
+MAX_NESTING = 64
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# A \uD800-\uDFFF escape: half of a surrogate pair, or a lone one no file can hold.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+BOM = b"\xef\xbb\xbf"
+
+
+class Code(StrEnum):
+    """What kind of problem a ``Problem`` is; callers select problems by code,
+    never by their message text."""
+
+    UNREADABLE = "unreadable"  # missing, a folder, no permission, not the format it claims
+    ENCODING = "encoding"  # bytes that are not UTF-8, or text no UTF-8 file can hold
+    JSON = "json"  # a line that is not JSON, or JSON nested too deeply
+    TOO_LARGE = "too-large"  # a line or a text beyond the limits
+    SHAPE = "shape"  # a record of the wrong shape: not an object, a field missing or mistyped
+    EMPTY = "empty"  # a file, text or record with nothing in it
+    TOKENS = "tokens"  # tokens that are malformed or disagree with the text
+    SPAN = "span"  # a malformed span: offsets not integers, outside the text, empty
+    LABEL = "label"  # a label outside the scheme
+    BOUNDARY = "boundary"  # a span off token boundaries
+    WHITESPACE = "whitespace"  # a span starting or ending with whitespace
+    OVERLAP = "overlap"  # spans that overlap
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a record, before it is placed at a file and line."""
+
+    code: Code
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with one line of an input file."""
+    """One thing wrong with one line of an input file (line 0: the file as a whole)."""
 
     path: Path
     line: int
     message: str
+    code: Code = Code.SHAPE
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else str(self.path)
@@ -36,34 +79,110 @@ class InvalidInput(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
-    """Each non-empty line of a JSONL file as (line number, object or Problem)."""
+class BadRecord(ValueError):
+    """Raised by a record parser (see ``read_records``) with every finding about one record."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        super().__init__("; ".join(map(str, findings)))
+
+
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(number, line) for each line, with None for a line over MAX_LINE_BYTES (skipped unread)."""
+    number = 0
+    while chunk := handle.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(chunk) <= MAX_LINE_BYTES or chunk.endswith(b"\n"):
+            yield number, chunk
+            continue
+        while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        yield number, None
+
+
+def _nested_deeper_than(line: bytes, limit: int) -> bool:
+    """Whether the brackets of a JSON line nest deeper than ``limit`` (brackets inside
+    strings count too: an overestimate, never an underestimate that matters)."""
+    brackets = line.translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        inner = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if inner == brackets:
+            return False
+        brackets = inner
+    return brackets.replace(b"[]", b"").replace(b"{}", b"") != brackets
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_line(line: bytes) -> dict[str, Any] | Finding:
+    """One JSONL line as a JSON object, or the Finding saying why it is not one."""
     try:
-        raw = Path(path).read_bytes()
+        text = line.decode("utf8")
+    except UnicodeDecodeError as err:
+        return Finding(Code.ENCODING, f"not UTF-8 (byte {err.start}): {err.reason}")
+    if _nested_deeper_than(line, MAX_NESTING):
+        return Finding(Code.JSON, f"JSON nested deeper than {MAX_NESTING} levels")
+    try:
+        obj = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as err:
+        return Finding(Code.JSON, f"malformed JSON: {err.msg} (column {err.colno})")
+    except (ValueError, RecursionError) as err:  # NaN, a 5,000-digit number, deep nesting
+        return Finding(Code.JSON, f"malformed JSON: {err}")
+    if not isinstance(obj, dict):
+        return Finding(Code.SHAPE, f"expected a JSON object, got {type(obj).__name__}")
+    if _SURROGATE_ESCAPE.search(line) and not _encodable(obj):
+        return Finding(Code.ENCODING, "holds a lone surrogate escape (\\ud800-\\udfff)")
+    return obj
+
+
+def _encodable(obj: dict[str, Any]) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
+    """Each non-empty line of a JSONL file as (line number, object or Problem).
+
+    A UTF-8 byte order mark at the start is skipped. Every way a line can be
+    wrong (encoding, JSON, nesting, size, not an object) is a Problem; this
+    raises nothing for any content.
+    """
+    path = Path(path)
+    try:
+        handle = path.open("rb")
     except OSError as err:
-        yield 0, Problem(Path(path), 0, f"cannot read file: {err.strerror}")
+        yield 0, Problem(path, 0, f"cannot read file: {err.strerror}", Code.UNREADABLE)
         return
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
+    with handle:
         try:
-            obj = json.loads(line.decode("utf8"))
-        except UnicodeDecodeError as err:
-            yield number, Problem(path, number, f"not UTF-8 (byte {err.start}): {err.reason}")
-            continue
-        except json.JSONDecodeError as err:
-            yield number, Problem(path, number, f"malformed JSON: {err.msg} (column {err.colno})")
-            continue
-        if not isinstance(obj, dict):
-            yield number, Problem(path, number, f"expected a JSON object, got {type(obj).__name__}")
-            continue
-        yield number, obj
+            for number, line in _lines(handle):
+                if line is None:
+                    message = f"line longer than {MAX_LINE_BYTES // 2**20} MiB: not read"
+                    yield number, Problem(path, number, message, Code.TOO_LARGE)
+                    continue
+                if number == 1 and line.startswith(BOM):
+                    line = line[len(BOM) :]
+                if not line.strip():
+                    continue
+                item = parse_line(line)
+                if isinstance(item, Finding):
+                    yield number, Problem(path, number, item.message, item.code)
+                else:
+                    yield number, item
+        except OSError as err:  # a folder, or a read error midway
+            yield 0, Problem(path, 0, f"cannot read file: {err.strerror}", Code.UNREADABLE)
 
 
 def read_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:
     """Every line of a JSONL file through ``parse``; raise InvalidInput listing all problems.
 
-    ``parse`` raises ValueError with a message for a record it cannot take.
+    ``parse`` raises BadRecord (or ValueError, a SHAPE problem) for a record it
+    cannot take.
     """
     records: list[T] = []
     problems: list[Problem] = []
@@ -73,8 +192,10 @@ def read_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:
             continue
         try:
             records.append(parse(item))
+        except BadRecord as err:
+            problems += [Problem(Path(path), number, f.message, f.code) for f in err.findings]
         except ValueError as err:
-            problems.extend(Problem(Path(path), number, str(m)) for m in err.args or [err])
+            problems.append(Problem(Path(path), number, str(err)))
     if problems:
         raise InvalidInput(problems)
     return records

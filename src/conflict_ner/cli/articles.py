@@ -9,8 +9,8 @@ from rich.table import Table
 
 from conflict_ner import articles as articles_mod
 from conflict_ner.cli._util import app, console, exit_on_error, fail, out
+from conflict_ner.convert import validate_file
 from conflict_ner.scheme import LABELS
-from conflict_ner.tasks import validate_file
 
 
 @app.command()
