@@ -1,9 +1,11 @@
 """Reading input files and writing output files: the one JSONL reader, which
-turns every bad line into a ``Problem`` (file, line, what is wrong), and atomic
-writes, so that no output is ever half-written."""
+turns every bad line into a ``Problem`` (file, line, what is wrong), atomic
+writes, so that no output is ever half-written, and the one rule for names
+that become file names (``safe_file_name``)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,6 +28,9 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 # A \uD800-\uDFFF escape: half of a surrogate pair, or a lone one no file can hold.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 BOM = b"\xef\xbb\xbf"
+# Characters a name keeps when it becomes a file name; every other becomes "_".
+_UNSAFE_IN_NAME = re.compile(r"[^\w.@+-]")
+MAX_NAME_BYTES = 100
 
 
 class Code(StrEnum):
@@ -236,3 +241,19 @@ def write_text_atomic(path: Path, content: str) -> None:
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
     """Write records as JSONL atomically, in Prodigy's own serialisation."""
     write_text_atomic(path, "".join(dumps(r) + "\n" for r in records))
+
+
+def safe_file_name(name: str) -> str:
+    """A name (an article id, a user name) as one file name that stays in its folder.
+
+    A name of letters, digits and ``_.@+-`` is kept as it is; any other (with a
+    ``/``, starting with a dot, empty or over MAX_NAME_BYTES) has the other
+    characters replaced by ``_`` and a hash of the original added, so that two
+    names never share a file.
+    """
+    cleaned = _UNSAFE_IN_NAME.sub("_", name)
+    if cleaned == name and name[:1] not in ("", ".") and len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode("utf8", "surrogatepass")).hexdigest()[:12]
+    stem = cleaned.lstrip(".").encode()[:MAX_NAME_BYTES].decode("utf8", "ignore")
+    return f"{stem}-{digest}" if stem else digest

@@ -223,8 +223,11 @@ def check_task(task: Task, labels: Iterable[str] | None = LABELS) -> list[Findin
         return [Finding(Code.TOO_LARGE, f"text of {len(text):,} characters; "
                         f"the limit is {MAX_TEXT_CHARS:,}")]
     problems: list[Finding] = []
-    if not isinstance(task.get("meta", {}), dict):
+    meta = task.get("meta", {})
+    if not isinstance(meta, dict):
         problems.append(Finding(Code.SHAPE, "'meta' must be an object"))
+    elif not isinstance(meta.get("article_id", ""), str):
+        problems.append(Finding(Code.SHAPE, "'meta.article_id' must be a string"))
     tokens = task.get("tokens")
     token_problems = _check_tokens(text, tokens) if tokens is not None else []
     problems += token_problems
