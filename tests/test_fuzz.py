@@ -98,9 +98,12 @@ def hostile_line(rng: random.Random) -> bytes:
 
 
 def hostile_file(folder: Path, n: int, rng: random.Random) -> Path:
-    """A JSONL file of 1 to 6 lines (some valid), sometimes with a BOM or CRLF endings."""
+    """A JSONL file of 1 to 6 lines (some valid), sometimes with a BOM or CRLF endings;
+    the first files hold one of the RAW_LINES each, so that every one is tried."""
     name = rng.choice([f"f{n}.jsonl", f"f{n}[/x].jsonl", f"[red]f{n}.jsonl", f"f{n}.JSONL"])
     lines = [hostile_line(rng) for _ in range(rng.randint(1, 6))]
+    if n < len(RAW_LINES):
+        lines.insert(rng.randint(0, len(lines)), RAW_LINES[n])
     ending = b"\r\n" if rng.random() < 0.2 else b"\n"
     content = ending.join(lines) + (ending if rng.random() < 0.8 else b"")
     if rng.random() < 0.1:
