@@ -162,7 +162,8 @@ def _resolve_overlaps(
 # -- doccano <-> Prodigy ---------------------------------------------------------------
 def doccano_spans(record: dict[str, Any]) -> list[SpanTuple]:
     """(start, end, label) spans of a doccano row, whichever key and shape it uses;
-    BadRecord when they are not a list of such spans with integer offsets."""
+    BadRecord when they are not a list of such spans. The values are as the row
+    holds them: whether they are integer offsets and a label is check_task's to say."""
     for key in DOCCANO_SPAN_KEYS:
         if key in record:
             items = record[key] or []
