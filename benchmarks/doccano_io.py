@@ -42,7 +42,8 @@ from conflict_ner.doccano import pull as doccano_pull
 from conflict_ner.doccano import push as doccano_push
 from conflict_ner.doccano import server
 from conflict_ner.doccano.client import Connection, DoccanoAPI
-from conflict_ner.tasks import dumps, make_task
+from conflict_ner.files import dumps
+from conflict_ner.tasks import make_task
 
 T = TypeVar("T")
 SpanTuple = tuple[int, int, str]

@@ -22,7 +22,7 @@ from conflict_ner.articles import (
     split_of,
 )
 from conflict_ner.cli import app
-from conflict_ner.tasks import InvalidInput
+from conflict_ner.files import Code, InvalidInput
 
 runner = CliRunner()
 
@@ -85,20 +85,95 @@ def test_jsonl_input_with_text_field(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("setup", "message"),
+    ("setup", "code", "message"),
     [
-        (lambda d: d, "folder holds no .txt or .jsonl files"),
-        (lambda d: (d / "x.txt").write_bytes(b"caf\xe9 au lait\n") and d, "not UTF-8"),
-        (lambda d: (d / "x.jsonl").write_text('{"title": "no text"}\n') and d, "non-empty 'text'"),
-        (lambda d: (d / "x.jsonl").write_text("{broken\n") and d, "malformed JSON"),
-        (lambda d: (d / "x.pdf").write_text("x") and d / "x.pdf", "expected a .txt or .jsonl"),
+        (lambda d: d, Code.EMPTY, "folder holds no .txt or .jsonl files"),
+        (lambda d: (d / "x.txt").write_bytes(b"caf\xe9 au lait\n") and d, Code.ENCODING,
+         "not UTF-8"),
+        (lambda d: (d / "x.txt").write_text("\ufeff \n\n") and d, Code.EMPTY, "empty file"),
+        (lambda d: (d / "x.jsonl").write_text('{"title": "no text"}\n') and d, Code.SHAPE,
+         "'text'"),
+        (lambda d: (d / "x.jsonl").write_text('{"text": "YPG.", "title": ["T"]}\n') and d,
+         Code.SHAPE, "'title' must be text"),
+        (lambda d: (d / "x.jsonl").write_text("{broken\n") and d, Code.JSON, "malformed JSON"),
+        (lambda d: (d / "x.pdf").write_text("x") and d / "x.pdf", Code.UNREADABLE,
+         "expected a .txt or .jsonl"),
+        (lambda d: d / "missing.txt", Code.UNREADABLE, "no such file"),
     ],
 )
-def test_bad_input_names_the_problem(tmp_path: Path, setup, message: str) -> None:
+def test_bad_input_names_the_problem(tmp_path: Path, setup, code: Code, message: str) -> None:
     target = setup(tmp_path)
     with pytest.raises(InvalidInput) as err:
         ingest([target])
+    assert [p.code for p in err.value.problems] == [code]
     assert message in str(err.value)
+
+
+def test_a_byte_order_mark_is_no_part_of_the_text(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(RAW, encoding="utf8")
+    (tmp_path / "b.txt").write_text("\ufeff" + RAW, encoding="utf8")
+    (tmp_path / "c.jsonl").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps({"text": "\ufeff" + RAW}).encode() + b"\n"
+    )
+    report = ingest([tmp_path])
+    [article] = report.articles
+    assert not article.text.startswith("\ufeff") and article.id == content_id(article.text)
+    assert report.exact_duplicates == [("b.txt", "a.txt"), ("c.jsonl:1", "a.txt")]
+
+
+def test_files_a_folder_holds_are_read_whatever_the_case_or_named(tmp_path: Path) -> None:
+    (tmp_path / "A.TXT").write_text("YPG fighters entered Hasakah.")
+    (tmp_path / "b.Jsonl").write_text(json.dumps({"text": "The NDF left Qamishli."}) + "\n")
+    (tmp_path / "c.json").write_text(json.dumps([{"text": "not read"}]))
+    (tmp_path / "sub").mkdir()
+    report = ingest([tmp_path])
+    assert sorted(a.source for a in report.articles) == ["A.TXT", "b.Jsonl:1"]
+    assert report.skipped == [
+        f"{tmp_path / 'c.json'}: not a .txt or .jsonl file",
+        f"{tmp_path / 'sub'}: a folder inside a folder (not searched)",
+    ]
+    result = runner.invoke(app, ["ingest", str(tmp_path), "--out", str(tmp_path / "o.jsonl"),
+                                 "--splits", str(tmp_path / "s.json")])
+    assert result.exit_code == 0, result.output
+    assert f"left out {tmp_path / 'c.json'}: not a .txt or .jsonl file" in result.output
+
+
+def test_a_huge_file_is_refused_unread_and_a_long_text_named(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as handle:  # 50 MB on one line, sparse: no time spent writing
+        handle.truncate(50 * 2**20)
+    with pytest.raises(InvalidInput) as err:
+        ingest([huge])
+    [problem] = err.value.problems
+    assert (problem.path, problem.code) == (huge, Code.TOO_LARGE)
+    assert "the limit is 1,000,000 characters" in problem.message
+    long = tmp_path / "long.jsonl"
+    long.write_text(json.dumps({"text": "word " * 200_001}) + "\n")
+    with pytest.raises(InvalidInput) as err:
+        ingest([long])
+    assert [(p.line, p.code) for p in err.value.problems] == [(1, Code.TOO_LARGE)]
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        ("", Code.JSON),
+        ("{nope", Code.JSON),
+        ("[1, 2]", Code.SHAPE),
+        ('{"seed": 0}', Code.SHAPE),
+        ('{"splits": {"train": "abc"}}', Code.SHAPE),
+        ('{"splits": {"train": ["a"]}, "groups": [[1]]}', Code.SHAPE),
+        ('{"splits": {"train": ["a"]}, "groups": [["a"]], "theatres": {"a": 5}}', Code.SHAPE),
+    ],
+)
+def test_a_broken_splits_file_is_named(tmp_path: Path, content: str, code: Code) -> None:
+    path = tmp_path / "splits.json"
+    path.write_text(content)
+    with pytest.raises(InvalidInput) as err:
+        load_splits(path)
+    assert [(p.path, p.code) for p in err.value.problems] == [(path, code)]
+    with pytest.raises(InvalidInput):
+        load_splits(tmp_path / "missing.json")
 
 
 def test_cli_ingest_bad_input_exits_1_and_writes_nothing(tmp_path: Path) -> None:

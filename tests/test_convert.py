@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from conflict_ner import convert
 from conflict_ner.cli.convert import convert as convert_cmd
-from conflict_ner.tasks import make_task, read_tasks, write_jsonl
+from conflict_ner.files import Code, InvalidInput, write_jsonl
+from conflict_ner.tasks import make_task, read_tasks
 
 TEXT = "The YPG-held town of al-Hasakah's north was shelled by ISIS."
 
@@ -58,9 +59,10 @@ def test_span_off_token_boundaries_is_reported_and_expanded(tmp_path: Path) -> N
 
 def test_strict_rejects_and_writes_nothing(tmp_path: Path) -> None:
     src = _write_rows(tmp_path / "d.jsonl", [{"text": TEXT, "label": [[4, 6, "FACTION"]]}])
-    with pytest.raises(convert.MisalignedSpans) as err:
+    with pytest.raises(InvalidInput) as err:
         convert.convert(src, tmp_path / "p.jsonl", strict=True)
     assert "rejected" in str(err.value)
+    assert [p.code for p in err.value.problems] == [Code.BOUNDARY]
     assert not (tmp_path / "p.jsonl").exists()
 
 
@@ -118,6 +120,15 @@ def test_cli_convert_exit_codes(tmp_path: Path) -> None:
          "needs start, end and label"),
         ("p.jsonl", json.dumps({"text": TEXT, "spans": [{"start": 4, "end": 7, "label": ["X"]}]}),
          "not a string"),
+        ("d.jsonl", json.dumps({"text": TEXT, "label": 5}), "'label' must be a list"),
+        ("d.jsonl", json.dumps({"text": TEXT, "label": [[4.0, 7.9, "PLACE"]]}), "non-integer"),
+        ("d.jsonl", json.dumps({"text": TEXT, "label": [[4, 7, 5]]}), "not a string"),
+        ("d.jsonl", json.dumps({"text": TEXT, "label": ["4-7"]}), "not a doccano span"),
+        ("d.jsonl", json.dumps({"text": 5, "label": []}), "'text'"),
+        ("p.jsonl", json.dumps({"text": TEXT, "tokens": "abc", "spans": []}), "'tokens'"),
+        ("p.jsonl", json.dumps({"text": TEXT, "spans": [{"start": 4.5, "end": 7, "label": "X"}]}),
+         "non-integer"),
+        ("p.jsonl", "[" * 100_000 + "]" * 100_000, "nested deeper"),
     ],
 )
 def test_cli_convert_bad_spans_name_file_and_line(
@@ -135,3 +146,40 @@ def test_cli_convert_bad_spans_name_file_and_line(
     assert result.exit_code == 1, result.output
     assert f"{src}:2" in result.output and expected in result.output
     assert not out.exists()
+
+
+def test_a_missing_input_is_named_as_missing(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as err:
+        convert.convert(tmp_path / "missing.jsonl", tmp_path / "out.jsonl")
+    [problem] = err.value.problems
+    assert (problem.path, problem.code) == (tmp_path / "missing.jsonl", Code.UNREADABLE)
+    assert "no such file" in problem.message
+
+
+def test_the_output_never_replaces_the_input(tmp_path: Path) -> None:
+    src = _write_rows(tmp_path / "d.jsonl", [{"text": TEXT, "label": [[4, 6, "FACTION"]]}])
+    before = src.read_bytes()
+    with pytest.raises(ValueError, match="would replace the input"):
+        convert.convert(src, tmp_path / "." / "d.jsonl")
+    assert src.read_bytes() == before
+
+
+def test_a_corrupt_spacy_file_is_named(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.spacy"
+    corrupt.write_bytes(b"\x00not a docbin" * 10)
+    with pytest.raises(InvalidInput) as err:
+        convert.convert(corrupt, tmp_path / "out.jsonl")
+    [problem] = err.value.problems
+    assert (problem.path, problem.code) == (corrupt, Code.UNREADABLE)
+    assert str(problem).startswith(f"{corrupt}: not a spaCy DocBin")
+
+
+def test_read_docbin_refuses_labels_outside_those_given(tmp_path: Path) -> None:
+    tasks = [make_task(TEXT, [(4, 7, "FACTION"), (21, 31, "GPE")], {"article_id": "a1"})]
+    write_jsonl(tmp_path / "p.jsonl", tasks)
+    convert.convert(tmp_path / "p.jsonl", tmp_path / "gpe.spacy")
+    assert len(convert.read_docbin(tmp_path / "gpe.spacy")) == 1
+    with pytest.raises(InvalidInput) as err:
+        convert.read_docbin(tmp_path / "gpe.spacy", labels=["FACTION", "PLACE"])
+    [problem] = err.value.problems
+    assert problem.code == Code.LABEL and "'GPE'" in problem.message and "a1" in problem.message

@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conflict_ner.cli import app
+from conflict_ner.convert import validate_file
 from conflict_ner.corpus import corpus_stats
-from conflict_ner.tasks import make_task, read_tasks, validate_file
+from conflict_ner.tasks import make_task, read_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSED = ROOT / "corpus" / "composed.jsonl"

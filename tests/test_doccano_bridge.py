@@ -17,7 +17,8 @@ from conflict_ner.doccano import push as doccano_push
 from conflict_ner.doccano import server
 from conflict_ner.doccano.client import Connection, DoccanoAPI, Export
 from conflict_ner.doccano.errors import DoccanoAuthError, DoccanoUnreachable
-from conflict_ner.tasks import make_tokens, read_tasks, write_jsonl
+from conflict_ner.files import write_jsonl
+from conflict_ner.tasks import make_tokens, read_tasks
 
 pytestmark = pytest.mark.doccano
 

@@ -14,7 +14,7 @@ from conflict_ner.doccano.errors import ConfigError
 from conflict_ner.doccano.merge import decide, merge
 from conflict_ner.doccano.push import push
 from conflict_ner.doccano.votes import ExampleVotes
-from conflict_ner.tasks import InvalidInput
+from conflict_ner.files import InvalidInput
 
 TEXT = "The YPG attacked ISIS near Raqqa and Manbij."
 YPG, ISIS, RAQQA, MANBIJ = (

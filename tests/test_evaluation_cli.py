@@ -18,7 +18,8 @@ from conflict_ner.evaluation.models import (
     parse_label_map,
     predict,
 )
-from conflict_ner.tasks import make_task, write_jsonl
+from conflict_ner.files import write_jsonl
+from conflict_ner.tasks import make_task
 
 ARTICLES = [
     ("a1", "The YPG took Tal Tamr from Islamic State fighters.",

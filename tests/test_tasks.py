@@ -9,13 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conflict_ner.cli import app
-from conflict_ner.tasks import (
-    InvalidInput,
-    make_task,
-    read_tasks,
-    validate_file,
-    write_jsonl,
-)
+from conflict_ner.convert import validate_file
+from conflict_ner.files import Code, InvalidInput, write_jsonl
+from conflict_ner.tasks import make_task, read_tasks
 
 runner = CliRunner()
 TEXT = "The YPG attacked the NDF in al-Hasakah."
@@ -61,23 +57,35 @@ def test_valid_file_has_no_problems(tmp_path: Path) -> None:
     assert validate_file(path) == []
 
 
+def _set_span(i: int, **fields: object):
+    return lambda t: t["spans"][i].update(fields)
+
+
 @pytest.mark.parametrize(
-    ("mutate", "expected"),
+    ("mutate", "code"),
     [
-        (lambda t: t["spans"].append({"start": 5, "end": 7, "label": "FACTION"}), "overlap"),
-        (lambda t: t["spans"].append({"start": 30, "end": 99, "label": "PLACE"}), "outside"),
+        (lambda t: t["spans"].append({"start": 5, "end": 7, "label": "FACTION"}), Code.OVERLAP),
+        (lambda t: t["spans"].append({"start": 30, "end": 99, "label": "PLACE"}), Code.SPAN),
         (lambda t: t["spans"].__setitem__(0, {"start": 5, "end": 7, "label": "FACTION"}),
-         "not on token boundaries"),
-        (lambda t: t["spans"][0].__setitem__("label", "ORG"), "unknown label 'ORG'"),
-        (lambda t: t.__setitem__("text", "   "), "empty text"),
+         Code.BOUNDARY),
+        (_set_span(0, label="ORG"), Code.LABEL),
+        (lambda t: t.__setitem__("text", "   "), Code.EMPTY),
         (lambda t: t["spans"].__setitem__(0, {"start": 3, "end": 7, "label": "FACTION"}),
-         "whitespace"),
-        (lambda t: t["tokens"][1].__setitem__("text", "XYZ"), "differs from the text"),
-        (lambda t: t["spans"][0].__setitem__("token_end", 5), "disagree"),
-        (lambda t: t["spans"][0].__setitem__("label", ["FACTION"]), "not a string"),
+         Code.WHITESPACE),
+        (lambda t: t["tokens"][1].__setitem__("text", "XYZ"), Code.TOKENS),
+        (lambda t: t.__setitem__("tokens", "abc"), Code.TOKENS),
+        (_set_span(0, token_end=5), Code.BOUNDARY),
+        (_set_span(0, label=["FACTION"]), Code.SPAN),
+        (_set_span(0, start=4.0), Code.SPAN),  # never truncated to 4
+        (_set_span(0, end=7.9), Code.SPAN),
+        (_set_span(0, start=True), Code.SPAN),
+        (lambda t: t.__setitem__("spans", {"start": 4}), Code.SHAPE),
+        (lambda t: t.__setitem__("meta", ["a1"]), Code.SHAPE),
+        (lambda t: t.__setitem__("text", 5), Code.SHAPE),
+        (lambda t: t.update(text="YPG " * 250_001, tokens=None, spans=[]), Code.TOO_LARGE),
     ],
 )
-def test_bad_tasks_are_reported_with_file_and_line(tmp_path: Path, mutate, expected: str) -> None:
+def test_bad_tasks_are_reported_with_file_line_and_code(tmp_path: Path, mutate, code) -> None:
     bad = good_task()
     mutate(bad)
     path = tmp_path / "bad.jsonl"
@@ -85,17 +93,26 @@ def test_bad_tasks_are_reported_with_file_and_line(tmp_path: Path, mutate, expec
     problems = validate_file(path)
     assert problems, "the bad task was not caught"
     assert all(p.line == 2 for p in problems)
-    assert any(expected in p.message for p in problems), [str(p) for p in problems]
+    assert code in {p.code for p in problems}, [(p.code, str(p)) for p in problems]
     assert str(problems[0]).startswith(f"{path}:2: ")
+
+
+def test_validate_rejects_spans_off_our_tokens_when_the_task_has_none(tmp_path: Path) -> None:
+    # No tokens to check against: our tokenizer decides, as it does for `data`.
+    row = {"text": TEXT, "spans": [{"start": 5, "end": 7, "label": "FACTION"}]}
+    path = write_lines(tmp_path / "no_tokens.jsonl", [json.dumps(row)])
+    [problem] = validate_file(path)
+    assert (problem.line, problem.code) == (1, Code.BOUNDARY)
+    assert "'PG'" in problem.message
+    row["spans"] = [{"start": 4, "end": 7, "label": "FACTION"}]
+    assert validate_file(write_lines(path, [json.dumps(row)])) == []
 
 
 def test_malformed_json_and_non_objects(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "x.jsonl", [json.dumps(good_task()), "{not json", "[1, 2]"])
     problems = validate_file(path)
-    assert [(p.line, p.message.split(":")[0]) for p in problems] == [
-        (2, "malformed JSON"),
-        (3, "expected a JSON object, got list"),
-    ]
+    assert [(p.line, p.code) for p in problems] == [(2, Code.JSON), (3, Code.SHAPE)]
+    assert problems[0].message.startswith("malformed JSON")
 
 
 def test_not_utf8(tmp_path: Path) -> None:
@@ -103,14 +120,16 @@ def test_not_utf8(tmp_path: Path) -> None:
     latin1 = '{"text": "Hasakê"}'.encode("latin-1")
     path.write_bytes(json.dumps({"text": "ok"}).encode() + b"\n" + latin1 + b"\n")
     [problem] = validate_file(path)
-    assert problem.line == 2 and "not UTF-8" in problem.message
+    assert (problem.line, problem.code) == (2, Code.ENCODING)
+    assert "not UTF-8" in problem.message
 
 
 def test_empty_and_missing_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert "no tasks" in validate_file(empty)[0].message
-    assert "no such file" in validate_file(tmp_path / "missing.jsonl")[0].message
+    assert [p.code for p in validate_file(empty)] == [Code.EMPTY]
+    assert [p.code for p in validate_file(tmp_path / "missing.jsonl")] == [Code.UNREADABLE]
+    assert [p.code for p in validate_file(tmp_path)] == [Code.UNREADABLE]
 
 
 def test_read_tasks_raises_with_every_problem(tmp_path: Path) -> None:
@@ -151,4 +170,5 @@ def test_prodigy_exports_validate_and_round_trip_byte_for_byte(
 
 def test_prodigy_exports_with_their_label_fail_our_scheme(fashion_dir: Path) -> None:
     problems = validate_file(fashion_dir / "fashion_brands_eval.jsonl")
-    assert problems and all("FASHION_BRAND" in p.message for p in problems)
+    assert problems and all(p.code == Code.LABEL for p in problems)
+    assert all("FASHION_BRAND" in p.message for p in problems)

@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from conflict_ner import convert, training
 from conflict_ner.articles import article_folds, load_articles, load_splits
 from conflict_ner.cli import app
+from conflict_ner.files import Code, InvalidInput, write_jsonl
 from conflict_ner.patterns import pre_annotate
 from conflict_ner.scheme import LABELS
-from conflict_ner.tasks import make_task, write_jsonl
+from conflict_ner.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = {"training.max_steps": 12, "training.eval_frequency": 6, "training.patience": 0}
@@ -88,8 +89,9 @@ def test_spans_off_token_boundaries_fail_loudly(tmp_path, seed_splits):
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"text": text, "meta": {"article_id": "a1"},
                                 "spans": task["spans"]}) + "\n")
-    with pytest.raises(convert.MisalignedSpans, match=r"16-25 PLACE 'al-Hasaka'"):
+    with pytest.raises(InvalidInput, match=r"gold.jsonl:1: span 16-25 PLACE 'al-Hasaka'") as err:
         convert.gold_docs(gold)
+    assert [p.code for p in err.value.problems] == [Code.BOUNDARY]
     result = CliRunner().invoke(app, ["data", "--gold", str(gold), "--splits", str(seed_splits),
                                       "--out-dir", str(tmp_path / "out")])
     assert result.exit_code == 1

@@ -16,7 +16,8 @@ from typing import Any
 
 from sklearn.model_selection import LeaveOneGroupOut
 
-from conflict_ner.tasks import (
+from conflict_ner.files import (
+    Code,
     InvalidInput,
     Problem,
     iter_jsonl,
@@ -24,6 +25,7 @@ from conflict_ner.tasks import (
     write_jsonl,
     write_text_atomic,
 )
+from conflict_ner.tasks import MAX_TEXT_CHARS
 
 SPLITS = ("train", "dev", "test")
 # Whole theatres of the composed corpus held out for dev and test: each set
@@ -58,6 +60,11 @@ DATE_FORMATS = ("%d %B %Y", "%B %d %Y", "%Y-%m-%d")
 WORD = re.compile(r"\w+", re.UNICODE)
 # Fields a JSONL input (an article record or a Prodigy task's meta) may give explicitly.
 ARTICLE_FIELDS = ("title", "date", "source", "url", "theatre", "origin")
+# What ingest reads, by extension (any case): plain text, or JSONL with a "text" per line.
+INPUT_SUFFIXES = (".txt", ".jsonl")
+# A byte order mark (U+FEFF, also the zero-width no-break space): never part of an
+# article, and it would change the content hash, hiding a duplicate.
+BOM = "\ufeff"
 
 
 @dataclass
@@ -99,6 +106,7 @@ class IngestReport:
     articles: list[Article] = field(default_factory=list)
     exact_duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped, kept)
     near_duplicates: list[NearDuplicate] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files in a folder not read, and why
 
 
 def content_id(text: str) -> str:
@@ -169,7 +177,8 @@ def clean_text(raw: str) -> tuple[str, str | None, str | None]:
     Drops page furniture, standalone date lines (kept as the date), repeats of
     the title and empty lines; every other line stays verbatim.
     """
-    lines = [_normalise_line(line) for line in raw.replace("\r\n", "\n").split("\n")]
+    raw = raw.replace(BOM, "").replace("\r\n", "\n")
+    lines = [_normalise_line(line) for line in raw.split("\n")]
     lines = [line for line in lines if line and not _is_furniture(line)]
     date = None
     kept: list[str] = []
@@ -201,18 +210,42 @@ def article_from_text(raw: str, where: str, **fields: Any) -> Article:
     )
 
 
+def _too_long(path: Path, line: int, length: int, unit: str) -> Problem:
+    message = (f"{length:,} {unit} is no article: the limit is {MAX_TEXT_CHARS:,} characters "
+               "(split the file into articles)")
+    return Problem(path, line, message, Code.TOO_LARGE)
+
+
 def _read_txt(path: Path) -> Iterator[Article | Problem]:
-    data = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        # UTF-8 takes at most 4 bytes a character: a bigger file is refused unread.
+        if size > 4 * MAX_TEXT_CHARS:
+            yield _too_long(path, 0, size, "bytes")
+            return
+        data = path.read_bytes()
+    except OSError as err:
+        yield Problem(path, 0, f"cannot read file: {err.strerror}", Code.UNREADABLE)
+        return
     try:
         raw = data.decode("utf8")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        yield Problem(path, line, f"not UTF-8 (byte {err.start}): {err.reason}")
+        yield Problem(path, line, f"not UTF-8 (byte {err.start}): {err.reason}", Code.ENCODING)
         return
-    if not raw.strip():
-        yield Problem(path, 0, "empty file")
-        return
-    yield article_from_text(raw, path.name)
+    yield from _article(path, 0, raw, path.name, {})
+
+
+def _article(
+    path: Path, line: int, raw: str, where: str, fields: dict[str, Any]
+) -> Iterator[Article | Problem]:
+    """The article of a raw text, or the Problem saying why there is none."""
+    if len(raw) > MAX_TEXT_CHARS:
+        yield _too_long(path, line, len(raw), "characters")
+    elif not raw.replace(BOM, "").strip():
+        yield Problem(path, line, "empty text" if line else "empty file", Code.EMPTY)
+    else:
+        yield article_from_text(raw, where, **fields)
 
 
 def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
@@ -221,38 +254,60 @@ def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
             yield item
             continue
         text = item.get("text")
-        if not isinstance(text, str) or not text.strip():
-            yield Problem(path, number, "needs a non-empty 'text' field")
+        if not isinstance(text, str):
+            yield Problem(path, number, "needs a 'text' field (a string)", Code.SHAPE)
             continue
         meta = meta_of(item)
         fields = {k: item.get(k) or meta.get(k) for k in ARTICLE_FIELDS}
-        yield article_from_text(text, f"{path.name}:{number}", **fields)
+        wrong = [k for k, v in fields.items() if v is not None and not isinstance(v, str)]
+        if wrong:
+            message = f"{', '.join(map(repr, wrong))} must be text (a JSON string)"
+            yield Problem(path, number, message, Code.SHAPE)
+            continue
+        yield from _article(path, number, text, f"{path.name}:{number}", fields)
 
 
-def _input_files(paths: Iterable[Path]) -> Iterator[Path | Problem]:
+def _reads(path: Path) -> bool:
+    return path.suffix.lower() in INPUT_SUFFIXES
+
+
+def _input_files(paths: Iterable[Path]) -> Iterator[Path | Problem | str]:
+    """Files to read, Problems, and notes naming what a folder holds that is not read."""
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in (".txt", ".jsonl"))
+            entries = sorted(path.iterdir())
+            files = [p for p in entries if p.is_file() and _reads(p)]
             if not files:
-                yield Problem(path, 0, "folder holds no .txt or .jsonl files")
+                yield Problem(path, 0, "folder holds no .txt or .jsonl files", Code.EMPTY)
             yield from files
-        elif path.suffix in (".txt", ".jsonl") and path.is_file():
+            for other in entries:
+                if other.is_dir():
+                    yield f"{other}: a folder inside a folder (not searched)"
+                elif not _reads(other):
+                    yield f"{other}: not a .txt or .jsonl file"
+        elif _reads(path) and path.is_file():
             yield path
         elif not path.exists():
-            yield Problem(path, 0, "no such file or folder")
+            yield Problem(path, 0, "no such file or folder", Code.UNREADABLE)
         else:
-            yield Problem(path, 0, "expected a .txt or .jsonl file, or a folder of them")
+            message = "expected a .txt or .jsonl file, or a folder of them"
+            yield Problem(path, 0, message, Code.UNREADABLE)
 
 
-def read_articles(paths: Iterable[Path]) -> list[Article]:
-    """Every article in the given files and folders; raises InvalidInput listing all problems."""
+def read_articles(paths: Iterable[Path]) -> tuple[list[Article], list[str]]:
+    """Every article in the given files and folders, and the files of those folders
+    left unread (with why); raises InvalidInput listing all problems."""
     articles: list[Article] = []
     problems: list[Problem] = []
+    skipped: list[str] = []
     for item in _input_files(paths):
+        if isinstance(item, str):
+            skipped.append(item)
+            continue
         if isinstance(item, Problem):
             problems.append(item)
             continue
-        reader = _read_jsonl if item.suffix == ".jsonl" else _read_txt
+        reader = _read_jsonl if item.suffix.lower() == ".jsonl" else _read_txt
         for result in reader(item):
             if isinstance(result, Problem):
                 problems.append(result)
@@ -260,7 +315,7 @@ def read_articles(paths: Iterable[Path]) -> list[Article]:
                 articles.append(result)
     if problems:
         raise InvalidInput(problems)
-    return articles
+    return articles, skipped
 
 
 def shingles(text: str, size: int) -> set[tuple[str, ...]]:
@@ -301,7 +356,8 @@ def ingest(paths: Iterable[Path], origin: str | None = None) -> IngestReport:
     """
     report = IngestReport()
     seen: dict[str, Article] = {}
-    for article in read_articles(paths):
+    articles, report.skipped = read_articles(paths)
+    for article in articles:
         article.origin = article.origin or origin
         if article.id in seen:
             report.exact_duplicates.append((article.source, seen[article.id].source))
@@ -436,8 +492,35 @@ def write_splits(path: Path, splits: dict[str, Any]) -> None:
 
 
 def load_splits(path: Path) -> dict[str, Any]:
-    """Read splits.json."""
-    return json.loads(Path(path).read_text(encoding="utf8"))
+    """Read splits.json; InvalidInput naming the file when it is not one."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as err:
+        raise _splits_problem(path, f"cannot read file: {err.strerror}", Code.UNREADABLE) from None
+    except (ValueError, RecursionError) as err:
+        raise _splits_problem(path, f"malformed JSON: {err}", Code.JSON) from None
+    if not isinstance(data, dict) or not _lists_of_ids(data.get("splits"), dict):
+        message = "needs 'splits': split names to lists of article ids (`conflict-ner split`)"
+        raise _splits_problem(path, message, Code.SHAPE)
+    if not _lists_of_ids(data.get("groups", []), list):
+        raise _splits_problem(path, "'groups' must be lists of article ids", Code.SHAPE)
+    theatres = data.get("theatres", {})
+    if not (isinstance(theatres, dict) and all(isinstance(t, str) for t in theatres.values())):
+        raise _splits_problem(path, "'theatres' must map article ids to names", Code.SHAPE)
+    return data
+
+
+def _lists_of_ids(value: Any, container: type[dict[str, Any]] | type[list[Any]]) -> bool:
+    """Whether a splits.json value is a dict (or list) of lists of article ids."""
+    if not isinstance(value, container):
+        return False
+    lists: Iterable[Any] = value.values() if isinstance(value, dict) else value
+    return all(isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in lists)
+
+
+def _splits_problem(path: Path, message: str, code: Code) -> InvalidInput:
+    return InvalidInput([Problem(path, 0, message, code)])
 
 
 def split_of(splits: dict[str, Any]) -> dict[str, str]:

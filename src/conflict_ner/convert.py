@@ -26,21 +26,27 @@ from typing import Any, Literal
 
 from spacy.tokens import Doc, DocBin
 
-from conflict_ner.articles import article_id
-from conflict_ner.tasks import (
+from conflict_ner.articles import article_id, meta_of
+from conflict_ner.files import (
+    BadRecord,
+    Code,
+    Finding,
     InvalidInput,
     Problem,
-    Task,
-    check_task,
     iter_jsonl,
-    make_task,
     read_records,
-    read_tasks,
-    set_hashes,
-    tokenizer,
     write_bytes_atomic,
     write_jsonl,
     write_text_atomic,
+)
+from conflict_ner.scheme import LABELS
+from conflict_ner.tasks import (
+    Task,
+    check_task,
+    make_task,
+    read_tasks,
+    set_hashes,
+    tokenizer,
 )
 
 Format = Literal["doccano", "prodigy", "spacy"]
@@ -49,6 +55,9 @@ FORMATS: tuple[str, ...] = ("doccano", "prodigy", "spacy")
 # doccano has used (1.8: "label"; relation projects: "entities"; older: "labels").
 DOCCANO_SPAN_KEYS = ("label", "labels", "entities")
 DOCCANO_OWN_KEYS = ("text", *DOCCANO_SPAN_KEYS)
+
+# What conversion mends rather than refuses: it snaps spans onto our tokens.
+SNAPPABLE = (Code.BOUNDARY, Code.OVERLAP, Code.WHITESPACE)
 
 SpanTuple = tuple[int, int, str]
 
@@ -65,11 +74,12 @@ class SpanIssue:
     text: str
     action: str
 
+    def what(self) -> str:
+        """The span and what became of it, without the file and example."""
+        return f"span {self.start}-{self.end} {self.label} {self.text!r} {self.action}"
+
     def __str__(self) -> str:
-        return (
-            f"{self.file} example {self.example}: span {self.start}-{self.end} {self.label} "
-            f"{self.text!r} {self.action}"
-        )
+        return f"{self.file} example {self.example}: {self.what()}"
 
 
 @dataclass
@@ -82,12 +92,12 @@ class ConvertReport:
     skipped: list[str] = field(default_factory=list)
 
 
-class MisalignedSpans(InvalidInput):
-    """Spans off token boundaries where they must not be snapped (strict mode, gold)."""
-
-    def __init__(self, issues: list[SpanIssue]) -> None:
-        self.issues = issues
-        super().__init__([Problem(Path(i.file), 0, str(i)) for i in issues])
+def misaligned(issues: Iterable[SpanIssue]) -> InvalidInput:
+    """The error for spans off token boundaries where they must not be snapped (strict)."""
+    return InvalidInput([
+        Problem(Path(i.file), 0, f"example {i.example}: {i.what()}", Code.BOUNDARY)
+        for i in issues
+    ])
 
 
 def align_spans(
@@ -151,33 +161,47 @@ def _resolve_overlaps(
 
 # -- doccano <-> Prodigy ---------------------------------------------------------------
 def doccano_spans(record: dict[str, Any]) -> list[SpanTuple]:
-    """(start, end, label) spans of a doccano row, whichever key and shape it uses."""
+    """(start, end, label) spans of a doccano row, whichever key and shape it uses;
+    BadRecord when they are not a list of such spans. The values are as the row
+    holds them: whether they are integer offsets and a label is check_task's to say."""
     for key in DOCCANO_SPAN_KEYS:
         if key in record:
-            return [_span_tuple(item) for item in record[key] or []]
+            items = record[key] or []
+            if not isinstance(items, list):
+                raise BadRecord([Finding(Code.SHAPE, f"{key!r} must be a list of spans")])
+            return [_span_tuple(item) for item in items]
     return []
 
 
 def _span_tuple(item: Any) -> SpanTuple:
     """One doccano span: [start, end, label] or {start_offset, end_offset, label}."""
-    if isinstance(item, list | tuple) and len(item) == 3:
-        return int(item[0]), int(item[1]), str(item[2])
-    if isinstance(item, dict) and {"start_offset", "end_offset", "label"} <= item.keys():
-        return int(item["start_offset"]), int(item["end_offset"]), str(item["label"])
-    raise ValueError(f"not a doccano span: {item!r}")
+    if isinstance(item, list) and len(item) == 3:
+        start, end, label = item
+    elif isinstance(item, dict) and {"start_offset", "end_offset", "label"} <= item.keys():
+        start, end, label = item["start_offset"], item["end_offset"], item["label"]
+    else:
+        raise BadRecord([Finding(Code.SPAN, f"not a doccano span: {item!r}")])
+    # check_task reports offsets that are not integers, rather than truncating them here.
+    return start, end, label
 
 
 def doccano_to_task(
     record: dict[str, Any], file: str = "-", example: str = "-", strict: bool = False
 ) -> tuple[Task, list[SpanIssue]]:
-    """A Prodigy task from a doccano row; every other key of the row goes to meta."""
-    text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("needs a non-empty 'text'")
-    meta = dict(record.get("meta") or {}) if isinstance(record.get("meta"), dict) else {}
+    """A Prodigy task from a doccano row; every other key of the row goes to meta.
+
+    BadRecord says what is wrong with a row that cannot be one (checked as a task is).
+    """
+    text, spans = record.get("text"), doccano_spans(record)
+    draft = {"text": text, "spans": [{"start": s, "end": e, "label": lb} for s, e, lb in spans]}
+    findings = [f for f in check_task(draft, labels=None) if f.code not in SNAPPABLE]
+    if findings:
+        raise BadRecord(findings)
+    assert isinstance(text, str)  # check_task said so
+    meta = dict(meta_of(record))
     meta.update({k: v for k, v in record.items() if k not in (*DOCCANO_OWN_KEYS, "meta")})
-    spans, issues = align_spans(text, doccano_spans(record), file, example, strict)
-    return make_task(text, spans, meta), issues
+    aligned, issues = align_spans(text, spans, file, example, strict)
+    return make_task(text, aligned, meta), issues
 
 
 def doccano_row(text: str, spans: Iterable[SpanTuple], meta: dict[str, Any]) -> dict[str, Any]:
@@ -235,20 +259,43 @@ def doc_article_id(doc: Doc) -> str:
     return str(data.get("article_id") or article_id({"text": doc.text, "meta": data.get("meta")}))
 
 
-def gold_docs(path: Path) -> list[Doc]:
-    """Docs of every accepted task in a gold file; raises MisalignedSpans listing
-    every span off token boundaries, since gold is never snapped silently."""
-    docs: list[Doc] = []
-    issues: list[SpanIssue] = []
-    for task in read_tasks(path):
+def gold_docs(path: Path, labels: Iterable[str] | None = LABELS) -> list[Doc]:
+    """Docs of every accepted task in a gold file; raises InvalidInput listing every
+    problem (file:line), a span off our tokenizer's token boundaries among them,
+    since gold is never snapped silently."""
+    return [doc for doc in _gold_records(path, labels) if doc is not None]
+
+
+def _gold_records(path: Path, labels: Iterable[str] | None) -> list[Doc | None]:
+    """A Doc per accepted task and None per other task (rejected or ignored in Prodigy)."""
+
+    def parse(task: Task) -> Doc | None:
+        findings = check_task(task, labels)
+        if findings:
+            raise BadRecord(findings)
         if task.get("answer", "accept") != "accept":
-            continue  # Prodigy's rejected/ignored tasks are not gold
-        doc, found = task_to_doc(task, str(path), strict=True)
-        docs.append(doc)
-        issues += found
-    if issues:
-        raise MisalignedSpans(issues)
-    return docs
+            return None
+        doc, issues = task_to_doc(task, str(path), strict=True)
+        if issues:
+            raise BadRecord([Finding(Code.BOUNDARY, i.what()) for i in issues])
+        return doc
+
+    return read_records(path, parse)
+
+
+def validate_file(path: Path, labels: Iterable[str] | None = LABELS) -> list[Problem]:
+    """Every problem in a Prodigy JSONL gold file (an empty list when it is valid):
+    what ``gold_docs``, and so ``data``, would refuse."""
+    path = Path(path)
+    if not path.is_file():
+        return [Problem(path, 0, "no such file", Code.UNREADABLE)]
+    try:
+        records = _gold_records(path, labels)
+    except InvalidInput as err:
+        return err.problems
+    if not records:
+        return [Problem(path, 0, "the file holds no tasks", Code.EMPTY)]
+    return []
 
 
 def write_docbin(path: Path, docs: Iterable[Doc]) -> Path:
@@ -261,8 +308,7 @@ def write_docbin(path: Path, docs: Iterable[Doc]) -> Path:
 def doc_to_task(doc: Doc) -> Task:
     """A Prodigy task from a Doc: its entities become spans, user_data['meta'] the meta."""
     spans = [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
-    meta = doc.user_data.get("meta", {}) if doc.user_data else {}
-    return make_task(doc.text, spans, dict(meta))
+    return make_task(doc.text, spans, dict(meta_of(doc.user_data or {})))
 
 
 # -- files -----------------------------------------------------------------------------
@@ -272,20 +318,21 @@ def detect_format(path: Path, given: str | None = None) -> Format:
         if given not in FORMATS:
             raise ValueError(f"unknown format {given!r}; expected one of {', '.join(FORMATS)}")
         return given  # type: ignore[return-value]
-    if path.suffix == ".spacy":
+    if path.suffix.lower() == ".spacy":
         return "spacy"
-    if path.suffix != ".jsonl":
+    if path.suffix.lower() != ".jsonl":
         raise ValueError(f"{path}: cannot tell the format; use a .jsonl or .spacy file")
-    if not path.exists():
-        raise ValueError(f"{path}: for a JSONL output, name the format (doccano or prodigy)")
+    problems: list[Problem] = []
     for _, item in iter_jsonl(path):
-        if isinstance(item, dict):
-            if "spans" in item or "tokens" in item or "_input_hash" in item:
-                return "prodigy"
-            if any(k in item for k in DOCCANO_SPAN_KEYS):
-                return "doccano"
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        if "spans" in item or "tokens" in item or "_input_hash" in item:
             return "prodigy"
-    raise ValueError(f"{path}: holds no JSON objects")
+        if any(k in item for k in DOCCANO_SPAN_KEYS):
+            return "doccano"
+        return "prodigy"
+    raise InvalidInput(problems or [Problem(path, 0, "holds no JSON objects", Code.EMPTY)])
 
 
 def read_doccano(path: Path, strict: bool, report: ConvertReport) -> list[Task]:
@@ -298,8 +345,8 @@ def read_doccano(path: Path, strict: bool, report: ConvertReport) -> list[Task]:
             continue
         try:
             task, issues = doccano_to_task(item, str(path), f"line {number}", strict)
-        except ValueError as err:
-            problems.append(Problem(path, number, str(err)))
+        except BadRecord as err:
+            problems += [Problem(path, number, f.message, f.code) for f in err.findings]
             continue
         report.issues.extend(issues)
         tasks.append(task)
@@ -308,10 +355,30 @@ def read_doccano(path: Path, strict: bool, report: ConvertReport) -> list[Task]:
     return tasks
 
 
-def read_spacy(path: Path) -> list[Task]:
-    """Tasks from a .spacy DocBin file."""
-    docbin = DocBin().from_disk(path)
-    return [doc_to_task(doc) for doc in docbin.get_docs(tokenizer().vocab)]
+def read_docbin(path: Path, labels: Iterable[str] | None = None) -> list[Doc]:
+    """The Docs of a .spacy file; InvalidInput naming the file when it cannot be read,
+    is no DocBin, or (given ``labels``) has an entity label outside them."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        problem = Problem(path, 0, f"cannot read file: {err.strerror}", Code.UNREADABLE)
+        raise InvalidInput([problem]) from None
+    try:
+        docs = list(DocBin().from_bytes(data).get_docs(tokenizer().vocab))
+    except Exception as err:  # zlib, msgpack and spaCy each fail their own way on a bad file
+        message = f"not a spaCy DocBin (.spacy) file: {type(err).__name__}: {err}"
+        raise InvalidInput([Problem(path, 0, message, Code.UNREADABLE)]) from None
+    if labels is not None:
+        known = set(labels)
+        problems = [
+            Problem(path, 0, f"doc {i} ({doc_article_id(doc)}): entity {ent.text!r} has label "
+                    f"{ent.label_!r}; expected one of {sorted(known)}", Code.LABEL)
+            for i, doc in enumerate(docs) for ent in doc.ents if ent.label_ not in known
+        ]
+        if problems:
+            raise InvalidInput(problems)
+    return docs
 
 
 def read_any(path: Path, fmt: Format, strict: bool, report: ConvertReport) -> list[Task]:
@@ -319,25 +386,14 @@ def read_any(path: Path, fmt: Format, strict: bool, report: ConvertReport) -> li
     if fmt == "doccano":
         tasks = read_doccano(path, strict, report)
     elif fmt == "spacy":
-        tasks = read_spacy(path)
+        tasks = [doc_to_task(doc) for doc in read_docbin(path)]
     else:
         # Any label: conversion serves other label schemes too. Off-boundary spans
-        # are for _realign_task to report and snap, so only structure is checked here.
-        tasks = read_records(path, _structurally_sound)
+        # are for _realign_task to report and snap.
+        tasks = read_tasks(path, labels=None, allow=SNAPPABLE)
         tasks = [_realign_task(t, str(path), strict, report) for t in tasks]
     report.read = len(tasks)
     return tasks
-
-
-def _structurally_sound(task: Task) -> Task:
-    """A Prodigy task with text and well-formed spans; ValueError naming what is wrong."""
-    problems = [
-        m for m in check_task({**task, "tokens": None}, labels=None)
-        if "token boundaries" not in m and "overlap" not in m and "whitespace" not in m
-    ]
-    if problems:
-        raise ValueError(*problems)
-    return task
 
 
 def _realign_task(task: Task, file: str, strict: bool, report: ConvertReport) -> Task:
@@ -348,7 +404,7 @@ def _realign_task(task: Task, file: str, strict: bool, report: ConvertReport) ->
     report.issues.extend(issues)
     if not issues and task.get("tokens"):
         return task  # already consistent: keep it exactly as written
-    fresh = make_task(task["text"], aligned, task.get("meta") or {}, task.get("answer", "accept"))
+    fresh = make_task(task["text"], aligned, meta_of(task), task.get("answer", "accept"))
     extra = {k: v for k, v in task.items() if k not in fresh and k != "_task_hash"}
     return set_hashes({**fresh, **extra})
 
@@ -393,15 +449,22 @@ def convert(
 ) -> ConvertReport:
     """Convert src to dst; formats from flags, else extensions and content.
 
-    Raises MisalignedSpans (strict) or InvalidInput before anything is written.
+    Raises InvalidInput (spans off token boundaries with ``strict``: code
+    BOUNDARY) or ValueError before anything is written.
     """
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        what = "is a folder, not a file" if src.is_dir() else "no such file"
+        raise InvalidInput([Problem(src, 0, what, Code.UNREADABLE)])
+    if dst.exists() and dst.samefile(src):
+        raise ValueError(f"{dst}: the output would replace the input; name another file")
     report = ConvertReport()
-    fmt_in = detect_format(Path(src), src_format)
-    fmt_out = _output_format(Path(dst), dst_format)
-    tasks = read_any(Path(src), fmt_in, strict, report)
+    fmt_in = detect_format(src, src_format)
+    fmt_out = _output_format(dst, dst_format)
+    tasks = read_any(src, fmt_in, strict, report)
     if strict and report.issues:
-        raise MisalignedSpans(report.issues)
-    write_any(Path(dst), fmt_out, tasks, report)
+        raise misaligned(report.issues)
+    write_any(dst, fmt_out, tasks, report)
     return report
 
 
@@ -409,8 +472,8 @@ def _output_format(path: Path, given: str | None) -> Format:
     """Output format: the flag, else .spacy, else prodigy for .jsonl."""
     if given:
         return detect_format(path, given)
-    if path.suffix == ".spacy":
+    if path.suffix.lower() == ".spacy":
         return "spacy"
-    if path.suffix == ".jsonl":
+    if path.suffix.lower() == ".jsonl":
         return "prodigy"
     raise ValueError(f"{path}: cannot tell the output format; use .jsonl or .spacy or --to")

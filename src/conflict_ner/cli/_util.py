@@ -12,15 +12,16 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from rich.console import Console, RenderableType
+from rich.status import Status
+from rich.text import Text
 
 from conflict_ner.doccano.errors import DoccanoError, DoccanoUnreachable
+from conflict_ner.files import InvalidInput, Problem
 from conflict_ner.packaging import PackagingError
-from conflict_ner.tasks import InvalidInput, Problem
 
 app = typer.Typer(
     help="From conflict news articles to a spaCy FACTION/PLACE model.",
@@ -39,24 +40,45 @@ EXIT_BAD_INPUT = 1
 EXIT_UNREACHABLE = 2
 EXIT_NOT_RUNNING = 3
 
+
+
+class PlainConsole(Console):
+    """A console that never reads markup in what it is given: paths, labels, span
+    texts and project names print as they are (a ``[/x]`` in them is text, not a
+    closing tag). This is where user text meets the terminal; style comes from
+    ``Text`` objects, never from markup in strings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, soft_wrap=True, **kwargs)
+
+    def status(self, status: RenderableType, **kwargs: Any) -> Status:
+        """A spinner whose message is plain text (rich reads markup there regardless)."""
+        return super().status(Text(status) if isinstance(status, str) else status, **kwargs)
+
+
 # Messages and progress go to stderr; results (tables, URLs) to stdout.
-console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+console = PlainConsole(stderr=True)
+out = PlainConsole()
 
 DATA_DIR = typer.Option(Path(".doccano"), "--data-dir", help="doccano's data folder")
 
 
 def fail(problems: list[Problem] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print problems (user text escaped, never read as markup) and exit with ``code``."""
+    """Print problems (user text as it is, never read as markup) and exit with ``code``."""
     lines = [problems] if isinstance(problems, str) else [str(p) for p in problems]
     for line in lines:
-        console.print(f"[red]error[/red] {escape(line)}", highlight=False)
+        console.print(Text.assemble(("error", "red"), " ", line), highlight=False)
     raise typer.Exit(code)
 
 
 def warn(kind: str, message: str) -> None:
-    """A yellow note such as "snapped ..." (user text escaped)."""
-    console.print(f"[yellow]{kind}[/yellow] {escape(message)}", highlight=False)
+    """A yellow note such as "snapped ..." (user text as it is)."""
+    console.print(Text.assemble((kind, "yellow"), " ", message), highlight=False)
+
+
+def say(message: str) -> None:
+    """A plain message on stderr (user text as it is)."""
+    console.print(message, highlight=False)
 
 
 def _command_name(cmd: object) -> str:

@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from conflict_ner import articles as articles_mod
-from conflict_ner.cli._util import app, console, exit_on_error, fail, out
+from conflict_ner.cli._util import app, exit_on_error, fail, out, say, warn
+from conflict_ner.convert import validate_file
 from conflict_ner.scheme import LABELS
-from conflict_ner.tasks import validate_file
 
 
 @app.command()
@@ -29,21 +29,20 @@ def ingest(
     (articles with a theatre by theatre: whole wars held out for dev and test)."""
     with exit_on_error():
         report = articles_mod.ingest(inputs, origin)
+        split_data = articles_mod.make_splits(report.articles, seed=seed)
+        articles_mod.write_articles(out_path, report.articles)
+        articles_mod.write_splits(splits, split_data)
+    for note in report.skipped:
+        warn("left out", note)
     for dropped, kept in report.exact_duplicates:
-        console.print(f"exact duplicate dropped: {dropped} (same text as {kept})", markup=False)
+        say(f"exact duplicate dropped: {dropped} (same text as {kept})")
     for pair in report.near_duplicates:
-        console.print(
+        say(
             f"near-duplicates: {pair.a} ~ {pair.b} jaccard={pair.jaccard:.3f} "
             f"shared passages={pair.shared_passages} (kept in one split)"
         )
-    split_data = articles_mod.make_splits(report.articles, seed=seed)
-    articles_mod.write_articles(out_path, report.articles)
-    articles_mod.write_splits(splits, split_data)
     sizes = ", ".join(f"{k}={len(v)}" for k, v in split_data["splits"].items())
-    console.print(
-        f"wrote {len(report.articles)} articles to {out_path}; splits ({sizes}) to {splits}",
-        markup=False,
-    )
+    say(f"wrote {len(report.articles)} articles to {out_path}; splits ({sizes}) to {splits}")
 
 
 @app.command()
@@ -55,7 +54,7 @@ def validate(
     problems = [p for f in files for p in validate_file(f, None if any_label else LABELS)]
     if problems:
         fail(problems)
-    console.print(f"valid: {', '.join(map(str, files))}", markup=False)
+    say(f"valid: {', '.join(map(str, files))}")
 
 
 @app.command()
@@ -67,8 +66,8 @@ def split(
     """(Re)make splits.json from an articles file, keeping near-duplicates together."""
     with exit_on_error():
         loaded = articles_mod.load_articles(articles)
-    data = articles_mod.make_splits(loaded, seed=seed)
-    articles_mod.write_splits(out_path, data)
+        data = articles_mod.make_splits(loaded, seed=seed)
+        articles_mod.write_splits(out_path, data)
     table = Table("split", "articles")
     for name, ids in data["splits"].items():
         table.add_row(name, ", ".join(ids))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from conflict_ner import convert as convert_mod
-from conflict_ner.cli._util import app, console, exit_on_error, warn
+from conflict_ner.cli._util import app, exit_on_error, say, warn
 
 
 @app.command()
@@ -27,4 +27,4 @@ def convert(
         warn("snapped", str(issue))
     for note in report.skipped:
         warn("left out", note)
-    console.print(f"read {report.read}, wrote {report.written} to {dst}", markup=False)
+    say(f"read {report.read}, wrote {report.written} to {dst}")

@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from conflict_ner.cli._util import app, console, exit_on_error, out
+from conflict_ner.cli._util import app, console, exit_on_error, out, say
 from conflict_ner.corpus import CorpusStats, corpus_stats
-from conflict_ner.tasks import read_tasks, write_text_atomic
+from conflict_ner.files import write_text_atomic
+from conflict_ner.tasks import read_tasks
 
 
 @app.command()
@@ -22,13 +23,14 @@ def stats(
     pattern ruler does not know, and the news phenomena found."""
     with exit_on_error():
         tasks = [t for path in files for t in read_tasks(path)]
-    with console.status("running the pattern ruler over the corpus"):
-        result = corpus_stats(tasks)
+        with console.status("running the pattern ruler over the corpus"):
+            result = corpus_stats(tasks)
+        if json_out is not None:
+            write_text_atomic(json_out, json.dumps(result.to_json(), indent=2) + "\n")
     for table in _tables(result):
         out.print(table)
     if json_out is not None:
-        write_text_atomic(json_out, json.dumps(result.to_json(), indent=2) + "\n")
-        console.print(f"figures: {json_out}", markup=False)
+        say(f"figures: {json_out}")
 
 
 def _tables(result: CorpusStats) -> list[Table]:

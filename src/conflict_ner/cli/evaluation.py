@@ -63,7 +63,7 @@ def evaluate(
     baseline: Path | None = typer.Option(
         None, help="metrics.json of an earlier run: fail when worse beyond the bootstrap interval"
     ),
-    resamples: int = typer.Option(1000, help="Bootstrap resamples (over articles)"),
+    resamples: int = typer.Option(1000, min=1, help="Bootstrap resamples (over articles)"),
     seed: int = typer.Option(0, help="Bootstrap seed"),
 ) -> None:
     """Score a model on gold articles under four schemes, with baselines, errors and a report."""
@@ -97,7 +97,9 @@ def crossval(
     out_dir: Path = typer.Option(Path("evaluate/crossval"), "--out", help="Report folder"),
     work: Path = typer.Option(Path("training/crossval"), help="Fold data and models"),
     max_steps: int | None = typer.Option(None, help="Override training.max_steps per fold"),
-    resamples: int = typer.Option(1000, help="Bootstrap resamples for the pooled interval"),
+    resamples: int = typer.Option(
+        1000, min=1, help="Bootstrap resamples for the pooled interval"
+    ),
     seed: int = typer.Option(0, help="Bootstrap seed"),
 ) -> None:
     """Leave-one-group-out cross-validation: train and score each fold; mean and std."""

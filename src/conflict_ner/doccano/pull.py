@@ -15,7 +15,6 @@ The merge policy is in ``merge``, agreement in ``agreement``.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,13 +32,13 @@ from conflict_ner.doccano.merge import Conflict, merge
 from conflict_ner.doccano.push import HASH_KEY
 from conflict_ner.doccano.render import agreement_table, conflicts_markdown
 from conflict_ner.doccano.votes import ExampleVotes
-from conflict_ner.tasks import (
-    Task,
-    make_task,
+from conflict_ner.files import (
+    safe_file_name,
     write_bytes_atomic,
     write_jsonl,
     write_text_atomic,
 )
+from conflict_ner.tasks import Task, make_task
 
 
 @dataclass
@@ -172,11 +171,6 @@ def pull(
     )
 
 
-def _safe_name(user: str) -> str:
-    """A username as a file name (doccano allows @ . + - _ besides letters and digits)."""
-    return re.sub(r"[^\w.@+-]", "_", user) or "_"
-
-
 def _write_pull(
     out: Path,
     dl: Download,
@@ -193,7 +187,7 @@ def _write_pull(
     write_text_atomic(raw / "members.json", json.dumps(dl.members, indent=1, ensure_ascii=False))
     written = set()
     for user, tasks in per_user.items():
-        path = out / "annotators" / f"{_safe_name(user)}.jsonl"
+        path = out / "annotators" / f"{safe_file_name(user)}.jsonl"
         write_jsonl(path, tasks)
         written.add(path.name)
     for stale in (out / "annotators").glob("*.jsonl"):

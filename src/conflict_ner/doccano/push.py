@@ -20,8 +20,9 @@ from conflict_ner.articles import article_id, meta_of
 from conflict_ner.convert import SpanIssue, SpanTuple, align_spans, doccano_row
 from conflict_ner.doccano.client import DoccanoAPI, resolve_connection
 from conflict_ner.doccano.errors import DoccanoError
+from conflict_ner.files import InvalidInput, Problem, read_records
 from conflict_ner.scheme import LABELS
-from conflict_ner.tasks import InvalidInput, Problem, input_hash, read_records, read_tasks
+from conflict_ner.tasks import input_hash, read_tasks
 
 # The meta fields every pushed row carries (missing ones as null), so that
 # doccano's pandas-based import never fills a gap with NaN.

@@ -32,7 +32,7 @@ import requests
 from rich.console import Console
 
 from conflict_ner.doccano.errors import ConfigError, DoccanoError
-from conflict_ner.tasks import write_text_atomic
+from conflict_ner.files import write_text_atomic
 
 # The pins doccano 1.8.4 needs to start at all, with the reason for each.
 DOCCANO_PINS: tuple[str, ...] = (
@@ -389,7 +389,7 @@ def up(
     # IPv4 only (sockets and URLs here are IPv4): loopback is 127.0.0.1 or localhost.
     if host not in ("127.0.0.1", "localhost"):
         console.print(
-            f"[yellow]warning[/yellow] binding {host}: doccano will be reachable "
+            f"warning: binding {host}: doccano will be reachable "
             "from other machines; use a strong password and TLS in front of it"
         )
     data_dir = Path(data_dir).absolute()

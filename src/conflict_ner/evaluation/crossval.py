@@ -21,8 +21,8 @@ from conflict_ner.evaluation.models import System, load_gold, load_pipeline
 from conflict_ner.evaluation.report import Table, md_block, pct
 from conflict_ner.evaluation.scoring import SCHEMES, summarise, total
 from conflict_ner.evaluation.uncertainty import bootstrap_all
+from conflict_ner.files import write_text_atomic
 from conflict_ner.scheme import LABELS
-from conflict_ner.tasks import write_text_atomic
 
 # What each fold reports and the summary averages: (name, scheme, label or None).
 FIGURES: tuple[tuple[str, str, str | None], ...] = (

@@ -13,7 +13,7 @@ from spacy.tokens import Doc
 
 from conflict_ner.evaluation.crosscheck import ents_of
 from conflict_ner.evaluation.scoring import Ent, align
-from conflict_ner.tasks import write_bytes_atomic
+from conflict_ner.files import write_bytes_atomic
 
 # Error kinds, in the order the report lists them.
 KINDS: tuple[str, ...] = ("false_positive", "false_negative", "boundary", "label", "boundary_label")

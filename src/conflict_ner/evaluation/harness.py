@@ -18,6 +18,7 @@ from conflict_ner.evaluation.errors import KINDS, ErrorRow, error_rows, token_co
 from conflict_ner.evaluation.models import System, Systems, predict
 from conflict_ner.evaluation.scoring import SCHEMES, DocCounts, count_doc, summarise, total
 from conflict_ner.evaluation.uncertainty import Interval, bootstrap_all
+from conflict_ner.files import safe_file_name
 from conflict_ner.scheme import LABELS
 
 
@@ -64,7 +65,7 @@ def article_rows(scored: Scored) -> list[dict[str, Any]]:
         rows.append({
             "article": doc_id,
             "title": meta.get("title") or gold.text.split("\n", 1)[0][:80],
-            "page": f"articles/{doc_id}.html",
+            "page": f"articles/{safe_file_name(doc_id)}.html",
             **_micro_row(counts),
         })
     return rows

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin, Span
+from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, is_package
 
-from conflict_ner.convert import gold_docs
+from conflict_ner.convert import gold_docs, read_docbin
 from conflict_ner.scheme import LABELS
 
 
@@ -53,8 +53,7 @@ def load_gold(path: Path) -> list[Doc]:
     """Gold Docs from a .spacy file or Prodigy JSONL (one Doc per accepted task)."""
     path = Path(path)
     if path.suffix == ".spacy":
-        nlp = spacy.blank("en")
-        return list(DocBin().from_disk(path).get_docs(nlp.vocab))
+        return read_docbin(path, LABELS)  # a label outside the scheme is refused, as in JSONL
     return gold_docs(path)
 
 

@@ -20,8 +20,8 @@ from spacy.tokens import Doc
 
 from conflict_ner.evaluation.errors import KIND_TITLES, KINDS, plot_confusion
 from conflict_ner.evaluation.scoring import SCHEMES
+from conflict_ner.files import safe_file_name, write_text_atomic
 from conflict_ner.scheme import SCHEME
-from conflict_ner.tasks import write_text_atomic
 
 COLOURS = {label.name: label.color for label in SCHEME}
 FEW_ARTICLES = 10  # below this, say the bootstrap intervals are rough
@@ -150,7 +150,7 @@ def _error_sections(metrics: dict[str, Any]) -> list[Section]:
         mine = [r for r in rows if r["kind"] == kind]
         table = Table(["article", "gold", "predicted", "context"])
         for r in mine[:MAX_ERRORS_SHOWN]:
-            table.rows.append([Link(r["article"], f"articles/{r['article']}.html"),
+            table.rows.append([Link(r["article"], f"articles/{safe_file_name(r['article'])}.html"),
                                r["gold"] or "", r["pred"] or "", r["context"]])
         note = f"{len(mine)} in all" + (
             f"; the first {MAX_ERRORS_SHOWN} are shown, metrics.json has every one"
