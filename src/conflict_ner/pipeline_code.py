@@ -7,6 +7,7 @@ model needs no toolkit.
 
 
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import numpy
 from spacy.tokens import Doc, Span
@@ -81,7 +82,7 @@ def make_gap_filter() -> Callable[[Iterable[Span], Iterable[Span]], list[Span]]:
 
 
 # -- the gazetteer as an input feature of the NER -----------------------------------------
-def _flags(doc: Doc, spans_key: str, labels: list[str]) -> numpy.ndarray:
+def _flags(doc: Doc, spans_key: str, labels: list[str]) -> Floats2d:
     """Per token, 1.0 where a match of a label begins (column 2i) or continues (2i + 1)."""
     flags = numpy.zeros((len(doc), 2 * len(labels)), dtype="f")
     column = {label: 2 * i for i, label in enumerate(labels)}
@@ -89,7 +90,7 @@ def _flags(doc: Doc, spans_key: str, labels: list[str]) -> numpy.ndarray:
         if span.label_ in column and not in_hyphenated_compound(span):
             flags[span.start, column[span.label_]] = 1.0
             flags[span.start + 1 : span.end, column[span.label_] + 1] = 1.0
-    return flags
+    return cast(Floats2d, flags)
 
 
 @registry.architectures("conflict_ner.GazetteerFlags.v1")
