@@ -126,8 +126,9 @@ class Headline:
 
     def lines(self) -> list[str]:
         """The headline in words: F1, interval, articles, unseen recall, rules alone, caveats."""
-        unseen_text = ("no unseen mentions" if self.unseen_recall is None else
-                       f"unseen recall {self.unseen_recall:.3f} ({self.unseen_mentions} mentions)")
+        unseen_text = ("no unseen gold mentions" if self.unseen_recall is None else
+                       f"unseen recall {self.unseen_recall:.3f} "
+                       f"(of {self.unseen_mentions} unseen gold mentions)")
         rules = "" if self.rules_alone_f1 is None else f"; rules alone {self.rules_alone_f1:.3f}"
         first = (f"strict F1 {self.f1:.3f} (95% CI {self.low:.3f}–{self.high:.3f}, "
                  f"{self.articles} articles); {unseen_text}{rules}")

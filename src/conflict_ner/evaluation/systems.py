@@ -105,16 +105,16 @@ def ablations(model: System) -> list[System | Skipped]:
     """The model with its rule components off (NER alone) and its rule components alone."""
     rules = rule_components(model.nlp)
     others = [name for name in model.nlp.pipe_names if name not in rules]
-    has_ner = any(model.nlp.get_pipe_meta(n).factory == "ner" for n in others)
-    ner_alone: System | Skipped = (
-        System(NER_ALONE, model.nlp, role=NER_ALONE, disable=tuple(rules),
-               note=f"rule components off: {', '.join(rules)}") if rules and has_ner
-        else Skipped(NER_ALONE, "the pipeline has no " + ("NER" if rules else "rule component")))
-    rules_alone: System | Skipped = (
-        System(RULES_ALONE, model.nlp, role=RULES_ALONE, disable=tuple(others),
-               note=f"only {', '.join(rules)}") if rules
-        else Skipped(RULES_ALONE, "the pipeline has no rule component"))
-    return [ner_alone, rules_alone]
+    no_rules = Skipped("", "the pipeline has no rule component")
+    ner_alone = System(NER_ALONE, model.nlp, role=NER_ALONE, disable=tuple(rules),
+                       note=f"rule components off: {', '.join(rules)}")
+    rules_alone = System(RULES_ALONE, model.nlp, role=RULES_ALONE, disable=tuple(others),
+                         note=f"only {', '.join(rules)}")
+    return [
+        ner_alone if rules and others else Skipped(
+            NER_ALONE, no_rules.reason if not rules else "the pipeline is nothing but rules"),
+        rules_alone if rules else Skipped(RULES_ALONE, no_rules.reason),
+    ]
 
 
 def trained_on(nlp: Language) -> Path | None:
