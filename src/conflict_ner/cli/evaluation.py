@@ -10,6 +10,7 @@ from rich.markup import escape
 from conflict_ner.cli._util import app, console, exit_on_error, fail, out, warn
 from conflict_ner.evaluation import crossval as crossval_mod
 from conflict_ner.evaluation import harness
+from conflict_ner.evaluation import train_curve as curve_mod
 from conflict_ner.evaluation.report import groups_table, labels_table, novelty_table, systems_table
 from conflict_ner.evaluation.results import Headline, Metrics
 from conflict_ner.evaluation.systems import parse_label_map
@@ -125,3 +126,41 @@ def summary(
     out.print(f"report: {report / 'report.html'}", markup=False)
     if wheel:
         out.print(f"wheel:  {wheel}" + ("" if wheel.is_file() else " (missing)"), markup=False)
+
+
+@app.command("train-curve", context_settings={"allow_extra_args": True})
+def train_curve(
+    ctx: typer.Context,
+    config: Path = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training config"),
+    fractions: list[float] = typer.Option(
+        list(curve_mod.FRACTIONS), help="Shares of the training articles: --fractions 0.25 0.5 1"
+    ),
+    train_path: Path = typer.Option(Path("corpus/train.spacy"), "--train", help="Training data"),
+    dev_path: Path = typer.Option(Path("corpus/dev.spacy"), "--dev", help="Development data"),
+    test_path: Path = typer.Option(Path("corpus/test.spacy"), "--test", help="Test data"),
+    held_out: str = typer.Option("dev", help="Score on dev (to decide) or test"),
+    out_dir: Path = typer.Option(Path("evaluate/train-curve"), "--out", help="Report folder"),
+    work: Path = typer.Option(Path("training/train-curve"), help="Shares and their models"),
+    max_steps: int | None = typer.Option(None, help="Override training.max_steps per step"),
+    resamples: int = typer.Option(1000, help="Bootstrap resamples"),
+    seed: int = typer.Option(0, help="Seed of the article order and the bootstrap"),
+) -> None:
+    """Train on growing shares of the training articles, score each on the same held-out
+    articles: a table, a plot and whether the last step still helped."""
+    data = {"train": train_path, "dev": dev_path, "test": test_path}
+    if held_out not in ("dev", "test"):
+        fail(f"--held-out must be dev or test, not {held_out!r}")
+    for path in (config, train_path, dev_path, data[held_out]):
+        if not path.exists():
+            fail(f"{path} does not exist (run `conflict-ner data` for the .spacy files)")
+    try:  # `--fractions 0.25 0.5 1`: the numbers after the first arrive as extra arguments
+        shares = [*fractions, *(float(a) for a in ctx.args)] if ctx.args else fractions
+    except ValueError:
+        fail(f"unexpected arguments: {' '.join(ctx.args)} (fractions are numbers in (0, 1])")
+    with exit_on_error():
+        curve = curve_mod.train_curve(config, data, work, shares, held_out, max_steps,
+                                      resamples, seed)
+        files = curve_mod.write_train_curve(out_dir, curve)
+    out.print(to_rich(curve_mod.curve_table(curve)))
+    out.print(f"verdict: {curve.verdict}", markup=False)
+    console.print("report: " + " · ".join(str(p) for p in files.values()), markup=False)
