@@ -39,7 +39,7 @@ def ingest(
     split_data = articles_mod.make_splits(report.articles, seed=seed)
     articles_mod.write_articles(out_path, report.articles)
     articles_mod.write_splits(splits, split_data)
-    sizes = ", ".join(f"{k}={len(v)}" for k, v in split_data["splits"].items())
+    sizes = ", ".join(f"{k}={len(v)}" for k, v in split_data.splits.items())
     console.print(
         f"wrote {len(report.articles)} articles to {out_path}; splits ({sizes}) to {splits}",
         markup=False,
@@ -70,6 +70,6 @@ def split(
     data = articles_mod.make_splits(loaded, seed=seed)
     articles_mod.write_splits(out_path, data)
     table = Table("split", "articles")
-    for name, ids in data["splits"].items():
+    for name, ids in data.splits.items():
         table.add_row(name, ", ".join(ids))
     out.print(table)
