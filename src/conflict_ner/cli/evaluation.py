@@ -18,6 +18,11 @@ from conflict_ner.evaluation.tables import to_rich
 
 DEFAULT_LABEL_MAP = "GPE=PLACE,LOC=PLACE,FAC=PLACE,ORG=FACTION,NORP=FACTION"
 META_FIELDS = ("theatre", "source", "origin")
+# Options the commands that train (crossval, train-curve) share.
+CNN_CONFIG = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training config")
+MAX_STEPS = typer.Option(None, help="Override training.max_steps of every run")
+RESAMPLES = typer.Option(1000, help="Bootstrap resamples (over articles)")
+SEED = typer.Option(0, help="Seed")
 
 
 def _print_headline(headline: Headline) -> None:
@@ -61,8 +66,8 @@ def evaluate(
     baseline: Path | None = typer.Option(
         None, help="metrics.json of an earlier run: fail when worse beyond the bootstrap interval"
     ),
-    resamples: int = typer.Option(1000, help="Bootstrap resamples (over articles)"),
-    seed: int = typer.Option(0, help="Bootstrap seed"),
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> None:
     """Score a model on gold articles: four schemes, seen and unseen names, ablations,
     baselines, groups, errors and a report."""
@@ -90,14 +95,14 @@ def evaluate(
 
 @app.command()
 def crossval(
-    config: Path = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training config"),
+    config: Path = CNN_CONFIG,
     gold: Path = typer.Option(Path("corpus/gold.jsonl"), help="Gold annotations"),
     splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file (its groups)"),
     out_dir: Path = typer.Option(Path("evaluate/crossval"), "--out", help="Report folder"),
     work: Path = typer.Option(Path("training/crossval"), help="Fold data and models"),
-    max_steps: int | None = typer.Option(None, help="Override training.max_steps per fold"),
-    resamples: int = typer.Option(1000, help="Bootstrap resamples for the pooled interval"),
-    seed: int = typer.Option(0, help="Bootstrap seed"),
+    max_steps: int | None = MAX_STEPS,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> None:
     """Leave-one-group-out cross-validation: train and score each fold; mean and std."""
     for path in (config, gold, splits):
@@ -131,19 +136,21 @@ def summary(
 @app.command("train-curve", context_settings={"allow_extra_args": True})
 def train_curve(
     ctx: typer.Context,
-    config: Path = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training config"),
+    config: Path = CNN_CONFIG,
     fractions: list[float] = typer.Option(
         list(curve_mod.FRACTIONS), help="Shares of the training articles: --fractions 0.25 0.5 1"
     ),
     train_path: Path = typer.Option(Path("corpus/train.spacy"), "--train", help="Training data"),
     dev_path: Path = typer.Option(Path("corpus/dev.spacy"), "--dev", help="Development data"),
     test_path: Path = typer.Option(Path("corpus/test.spacy"), "--test", help="Test data"),
-    held_out: str = typer.Option("dev", help="Score on dev (to decide) or test"),
     out_dir: Path = typer.Option(Path("evaluate/train-curve"), "--out", help="Report folder"),
     work: Path = typer.Option(Path("training/train-curve"), help="Shares and their models"),
-    max_steps: int | None = typer.Option(None, help="Override training.max_steps per step"),
-    resamples: int = typer.Option(1000, help="Bootstrap resamples"),
-    seed: int = typer.Option(0, help="Seed of the article order and the bootstrap"),
+    held_out: str = typer.Option(
+        "dev", help="Score on dev (to decide on more data) or test (to report)"
+    ),
+    max_steps: int | None = MAX_STEPS,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> None:
     """Train on growing shares of the training articles, score each on the same held-out
     articles: a table, a plot and whether the last step still helped."""
