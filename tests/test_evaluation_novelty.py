@@ -185,3 +185,20 @@ def test_metrics_json_round_trips(files: dict[str, Path]) -> None:
     data = json.loads((files["out"] / "metrics.json").read_text())
     assert Metrics.from_json(data) == metrics
     assert Metrics.from_json(data).to_json() == data
+
+
+def test_an_off_the_shelf_baseline_shows_its_unseen_figures(files: dict[str, Path]) -> None:
+    other = spacy.blank("en")
+    other.add_pipe("entity_ruler").add_patterns([  # type: ignore[attr-defined]
+        {"label": "GPE", "pattern": "Ghwairan"}, {"label": "ORG", "pattern": "Jaysh Zayn"},
+        {"label": "PERSON", "pattern": "YPG"}])
+    other.to_disk(files["out"].parent / "other")
+    metrics, _ = evaluate(files, "--train", files["train"], "--baseline-model",
+                          files["out"].parent / "other", "--label-map", "GPE=PLACE,ORG=FACTION")
+    baseline = metrics.baselines[-1]
+    # Mapped: Ghwairan (PLACE, in training) and Jaysh Zayn (FACTION, the one unseen mention),
+    # both right; PERSON is not ours to score. P 1, R 2/7.
+    assert (baseline.strict.cor, baseline.strict.actual) == (2, 2)
+    assert row(baseline.novelty, "unseen") == (1, 1, 1, 1.0, 1.0)
+    assert row(baseline.novelty, "in training") == (2, 1, 1, 1.0, 0.5)
+    assert "| 100.0 |" in (files["out"] / "report.md").read_text().split("Baselines:")[1]

@@ -22,7 +22,7 @@ from conflict_ner.evaluation.systems import Skipped
 from conflict_ner.evaluation.uncertainty import Interval
 
 R = TypeVar("R", bound="JsonRecord")
-FEW_ARTICLES = 3  # below this many held-out articles the summary says the figure is weak
+MIN_ARTICLES = 3  # below this many held-out articles the headline says the figure is weak
 
 
 class JsonRecord:
@@ -115,7 +115,7 @@ class Headline:
         ci, unseen_row = model.bootstrap["strict"], model.unseen
         rules_f1 = rules_alone.strict.f1 if rules_alone is not None else None
         caveats = []
-        if ci.articles < FEW_ARTICLES:
+        if ci.articles < MIN_ARTICLES:
             caveats.append(f"only {ci.articles} held-out article(s): too few for the figure "
                            "or its interval to mean much")
         if rules_f1 is not None and rules_f1 >= ci.low:
@@ -165,7 +165,7 @@ class Metrics(JsonRecord):
 
     def as_system(self) -> SystemResult:
         """The model as shipped, as one system among its ablations and baselines."""
-        return SystemResult(f"model: {self.model}", "model", "as shipped", self.overall,
+        return SystemResult("model", "model", f"as shipped: {self.model}", self.overall,
                             self.bootstrap, self.novelty)
 
     def write(self, path: Path) -> None:
