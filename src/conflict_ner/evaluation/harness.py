@@ -140,9 +140,6 @@ class Run:
     baselines: list[Scored]
     known: Known
 
-    def rules_alone(self) -> Scored | None:
-        return next((a for a in self.ablations if a.system.role == RULES_ALONE), None)
-
 
 def run(
     systems: Systems, gold: Sequence[Doc], train: Sequence[Doc], resamples: int = 1000,
