@@ -166,7 +166,7 @@ def train_curve(
         fail(f"unexpected arguments: {' '.join(ctx.args)} (fractions are numbers in (0, 1])")
     with exit_on_error():
         curve = curve_mod.train_curve(config, data, work, shares, held_out, max_steps,
-                                      resamples, seed)
+                                      resamples, seed, announce=console.rule)
         files = curve_mod.write_train_curve(out_dir, curve)
     out.print(to_rich(curve_mod.curve_table(curve)))
     out.print(f"verdict: {curve.verdict}", markup=False)

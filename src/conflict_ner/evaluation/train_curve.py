@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,8 +118,10 @@ def train_curve(
     max_steps: int | None = None,
     resamples: int = 1000,
     seed: int = 0,
+    announce: Callable[[str], None] = lambda _: None,
 ) -> TrainCurve:
-    """Train on each share of DATA["train"], score on DATA[held_out] (paths of DocBins)."""
+    """Train on each share of DATA["train"], score on DATA[held_out] (paths of DocBins);
+    ``announce`` hears which step starts."""
     from conflict_ner import training
 
     fractions = check_fractions(fractions)
@@ -132,6 +134,7 @@ def train_curve(
     steps: list[CurveStep] = []
     known: Known | None = None
     for fraction, share in zip(fractions, nested_shares(train_docs, fractions, seed), strict=True):
+        announce(f"share {fraction:g}: {len(share)} of {len(train_docs)} training articles")
         folder = Path(work) / f"share-{fraction:g}"
         train_path = write_docbin(folder / "train.spacy", share)
         training.train(config, folder / "model", train_path, data["dev"], overrides=overrides)
