@@ -91,13 +91,16 @@ def novelty_rows(
             predicted[group_of(g, ent, ruled, known.train), ent.label] += 1
     rows = []
     for group in GROUPS:
-        def total(counter: Counter[tuple[str, str]], group: str = group) -> int:
-            return sum(n for (grp, _), n in counter.items() if grp == group)
-
-        rows.append(NoveltyRow.of(group, ALL, total(gold), total(predicted), total(found)))
+        rows.append(NoveltyRow.of(group, ALL, *(_group_total(c, group)
+                                                for c in (gold, predicted, found))))
         rows += [NoveltyRow.of(group, label, gold[group, label], predicted[group, label],
                                found[group, label]) for label in labels]
     return rows
+
+
+def _group_total(counter: Counter[tuple[str, str]], group: str) -> int:
+    """A group's count over every label."""
+    return sum(n for (name, _), n in counter.items() if name == group)
 
 
 def unseen(rows: Sequence[NoveltyRow]) -> NoveltyRow:
