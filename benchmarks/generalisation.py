@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +38,10 @@ from _common import ROOT, console, finish, machine_info, print_machine, ratio, t
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
-from conflict_ner.evaluation.harness import score_system
-from conflict_ner.evaluation.models import System
-from conflict_ner.patterns import FILL_GAPS, RULER_NAME, add_ruler, build_pipeline
+from conflict_ner.evaluation.harness import build_systems, run, score_system
+from conflict_ner.evaluation.results import SystemResult
+from conflict_ner.evaluation.systems import MODEL, NER_ALONE, RULES_ALONE, System
+from conflict_ner.patterns import FILL_GAPS, RULER_NAME, add_ruler
 from conflict_ner.training import ALLOCATOR_ENV, OFFLINE_ENV, make_docbins
 
 GOLD = [ROOT / "corpus/gold.jsonl", ROOT / "corpus/composed.jsonl"]
@@ -82,30 +82,11 @@ def train(config: Path, work: Path, overrides: dict[str, str]) -> tuple[Path, fl
     return work / "model" / "model-best", seconds, usage.ru_maxrss / 1024**2
 
 
-def strict_f1(nlp: Language, name: str, gold: Sequence[Doc]) -> tuple[float, list[Doc]]:
-    """Strict micro F1 of a pipeline on the gold Docs (with its bootstrap interval over
-    articles, printed), and its predictions."""
-    scored = score_system(System(name, nlp), gold, resamples=500)
-    interval = scored.intervals["strict"]
-    console.print(f"{name}: strict F1 {interval.f1:.3f} [{interval.low:.3f}, {interval.high:.3f}]")
-    return scored.summary["strict"]["micro"]["f1"], [p for _, p in scored.pairs]
-
-
-def unseen_recall(gold: Sequence[Doc], predicted: Sequence[Doc], train: Sequence[Doc],
-                  rules: Sequence[Doc]) -> tuple[float, int]:  # fmt: skip
-    """Strict recall on gold mentions neither seen in training nor found by the rules."""
-    seen = {(e.text, e.label_) for doc in train for e in doc.ents}
-    hits = total = 0
-    for g, p, r in zip(gold, predicted, rules, strict=True):
-        ruled = {(e.start_char, e.end_char, e.label_) for e in r.ents}
-        found = {(e.start_char, e.end_char, e.label_) for e in p.ents}
-        for ent in g.ents:
-            key = (ent.start_char, ent.end_char, ent.label_)
-            if (ent.text, ent.label_) in seen or key in ruled:
-                continue
-            total += 1
-            hits += key in found
-    return ratio(hits, total), total
+def show(result: SystemResult) -> SystemResult:
+    """Print a system's strict F1 with its bootstrap interval over articles."""
+    ci = result.bootstrap["strict"]
+    console.print(f"{result.name}: strict F1 {ci.f1:.3f} [{ci.low:.3f}, {ci.high:.3f}]")
+    return result
 
 
 def read(path: Path, nlp: Language) -> list[Doc]:
@@ -128,23 +109,23 @@ def main() -> None:
         best, seconds, rss = args.model, float("nan"), float("nan")
     nlp = spacy.load(best)
     test, train_docs = read(work / f"{args.split}.spacy", nlp), read(work / "train.spacy", nlp)
-    rules_f1, rules_pred = strict_f1(build_pipeline(), "rules", test)
-    full_f1, full_pred = strict_f1(nlp, "pipeline", test)
-    with nlp.select_pipes(disable=[RULER_NAME] if RULER_NAME in nlp.pipe_names else []):
-        ner_f1, ner_pred = strict_f1(nlp, "NER alone", test)
+    # The harness scores the pipeline, NER alone (ruler off) and the rules alone, and
+    # splits mentions into in the rules / in training / unseen.
+    scored = run(build_systems(best, patterns=False), test, train_docs, resamples=500)
+    by_role = {s.system.role: show(s.result(scored.known))
+               for s in (scored.model, *scored.ablations)}
+    full, ner, rules = by_role[MODEL], by_role[NER_ALONE], by_role[RULES_ALONE]
     # The NER never sees the ruler's output in training (the ruler is not an
     # annotating component), so the same model serves every role of the ruler.
-    after = spacy.load(best, exclude=[RULER_NAME])
-    after_f1, after_pred = strict_f1(add_ruler(after, ents_filter=FILL_GAPS), "ruler after", test)
-    unseen, n_unseen = unseen_recall(test, full_pred, train_docs, rules_pred)
-    unseen_ner, _ = unseen_recall(test, ner_pred, train_docs, rules_pred)
-    unseen_after, _ = unseen_recall(test, after_pred, train_docs, rules_pred)
+    after_nlp = add_ruler(spacy.load(best, exclude=[RULER_NAME]), ents_filter=FILL_GAPS)
+    after = show(score_system(System("ruler after", after_nlp), test, 500).result(scored.known))
+    rules_f1, n_unseen = rules.strict.f1, full.unseen.gold
     results: dict[str, Any] = {
         "config": str(args.config), "overrides": overrides, "split": args.split,
         "scored_articles": len(test), "train_articles": len(train_docs),
-        "pipeline_f1": full_f1, "ner_alone_f1": ner_f1, "rules_f1": rules_f1,
-        "ruler_after_f1": after_f1, "unseen_recall": unseen, "unseen_recall_ner_alone": unseen_ner,
-        "unseen_recall_ruler_after": unseen_after,
+        "pipeline_f1": full.strict.f1, "ner_alone_f1": ner.strict.f1, "rules_f1": rules_f1,
+        "ruler_after_f1": after.strict.f1, "unseen_recall": full.unseen.r,
+        "unseen_recall_ner_alone": ner.unseen.r, "unseen_recall_ruler_after": after.unseen.r,
         "unseen_mentions": n_unseen, "train_minutes": seconds / 60, "peak_rss_gib": rss,
     }  # fmt: skip
     rows = [
@@ -155,9 +136,10 @@ def main() -> None:
                           ("rules alone F1", "rules_f1"))
     ]  # fmt: skip
     rows += [
-        [f"unseen recall ({n_unseen})", f"{unseen:.3f}", "", str(TARGETS["unseen_recall"])],
-        ["unseen recall, NER alone", f"{unseen_ner:.3f}", "", ""],
-        ["unseen recall, ruler after", f"{unseen_after:.3f}", "", ""],
+        [f"unseen recall ({n_unseen})", f"{results['unseen_recall'] or 0:.3f}", "",
+         str(TARGETS["unseen_recall"])],
+        ["unseen recall, NER alone", f"{results['unseen_recall_ner_alone'] or 0:.3f}", "", ""],
+        ["unseen recall, ruler after", f"{results['unseen_recall_ruler_after'] or 0:.3f}", "", ""],
         ["training minutes", f"{seconds / 60:.1f}", "", f"{TARGETS['train_minutes']:.0f}"],
         ["peak RSS GiB", f"{rss:.2f}", "", f"{TARGETS['peak_rss_gib']:.0f}"],
     ]

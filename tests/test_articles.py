@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from conflict_ner.articles import (
     Article,
+    Splits,
     article_folds,
     clean_text,
     content_id,
@@ -19,7 +20,6 @@ from conflict_ner.articles import (
     load_splits,
     make_splits,
     parse_date,
-    split_of,
 )
 from conflict_ner.cli import app
 from conflict_ner.files import Code, InvalidInput
@@ -207,6 +207,7 @@ def test_ingest_matches_the_committed_corpus(root: Path, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == (root / "corpus" / "articles.jsonl").read_bytes()
     assert load_splits(splits) == load_splits(root / "corpus" / "splits.json")
+    assert splits.read_bytes() == (root / "corpus" / "splits.json").read_bytes()
     assert "near-duplicates" in result.output
 
 
@@ -230,20 +231,20 @@ def test_near_duplicate_seeds_share_a_split(root: Path) -> None:
     everything = load_articles(root / "corpus" / "articles.jsonl")
     articles = {a.source[:3]: a for a in everything if a.origin == "seed"}
     splits = load_splits(root / "corpus" / "splits.json")
-    where = split_of(splits)
+    where = splits.split_of()
     assert where[articles["000"].id] == where[articles["001"].id]
-    flagged = {frozenset((p["a"], p["b"])) for p in splits["near_duplicates"]}
+    flagged = {frozenset((p.a, p.b)) for p in splits.near_duplicates}
     assert frozenset((articles["000"].id, articles["001"].id)) in flagged
     assert sorted(where) == sorted(a.id for a in everything)
     seeds = {a.id for a in articles.values()}
-    assert all(set(splits["splits"][name]) & seeds for name in ("train", "dev", "test"))
+    assert all(set(splits.splits[name]) & seeds for name in ("train", "dev", "test"))
 
 
 def test_theatre_splits_hold_out_whole_theatres(root: Path) -> None:
     articles = load_articles(root / "corpus" / "articles.jsonl")
     splits = load_splits(root / "corpus" / "splits.json")
-    where = split_of(splits)
-    ids = [i for name in ("train", "dev", "test") for i in splits["splits"][name]]
+    where = splits.split_of()
+    ids = [i for name in ("train", "dev", "test") for i in splits.splits[name]]
     assert len(ids) == len(set(ids)) == len(articles)
     theatres_in: dict[str, set[str]] = {"train": set(), "dev": set(), "test": set()}
     for article in articles:
@@ -266,7 +267,7 @@ def test_near_duplicates_across_split_theatres_are_refused() -> None:
 
 def test_cross_validation_holds_out_whole_theatres(root: Path) -> None:
     splits = load_splits(root / "corpus" / "splits.json")
-    theatres = splits["theatres"]
+    theatres = splits.theatres
     for _, held_out in article_folds(splits):
         assert len({theatres.get(i) for i in held_out}) == 1
 
@@ -274,7 +275,7 @@ def test_cross_validation_holds_out_whole_theatres(root: Path) -> None:
 def test_splits_are_deterministic_and_change_with_seed(root: Path) -> None:
     articles = load_articles(root / "corpus" / "articles.jsonl")
     assert make_splits(articles) == make_splits(list(reversed(articles)))
-    seeds = {json.dumps(make_splits(articles, seed=s)["splits"]) for s in range(6)}
+    seeds = {json.dumps(make_splits(articles, seed=s).splits) for s in range(6)}
     assert len(seeds) > 1
 
 
@@ -284,7 +285,18 @@ def test_folds_hold_near_duplicates_out_together(root: Path) -> None:
     assert len(folds) == len(fold_groups(splits))
     held_out = [sorted(test) for _, test in folds]
     assert sorted(held_out) == sorted(sorted(g) for g in fold_groups(splits))
-    for group in splits["groups"]:
+    for group in splits.groups:
         assert any(set(group) <= set(test) for test in held_out)
     for train, test in folds:
         assert not set(train) & set(test)
+
+
+def test_splits_file_round_trips_and_bad_files_are_named(root: Path, tmp_path: Path) -> None:
+    committed = json.loads((root / "corpus" / "splits.json").read_text())
+    splits = Splits.from_json(committed)
+    assert splits.to_json() == committed
+    assert splits.split_of()[splits.splits["test"][0]] == "test"
+    bad = tmp_path / "splits.json"
+    bad.write_text(json.dumps({"seed": 0}))
+    with pytest.raises(ValueError, match=r"splits\.json.*needs 'splits'"):
+        load_splits(bad)

@@ -11,7 +11,7 @@ import spacy
 from typer.testing import CliRunner
 
 from conflict_ner.cli import app
-from conflict_ner.evaluation.models import (
+from conflict_ner.evaluation.systems import (
     System,
     memorisation_pipeline,
     named_system,

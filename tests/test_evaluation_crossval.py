@@ -10,18 +10,18 @@ from typer.testing import CliRunner
 
 from conflict_ner.articles import article_folds, load_splits
 from conflict_ner.cli import app
-from conflict_ner.evaluation.crossval import FIGURES, mean_std
+from conflict_ner.evaluation.crossval import FIGURES, FoldRow, mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_mean_std_over_folds() -> None:
-    rows = [{name: v for name, _, _ in FIGURES} for v in (0.2, 0.4, 0.6)]
+    rows = [FoldRow(n, [], 1, {name: v for name in FIGURES}) for n, v in enumerate((0.2, 0.4, 0.6))]
     summary = mean_std(rows)
     # mean (0.2+0.4+0.6)/3 = 0.4; sample std sqrt(((-0.2)^2 + 0 + 0.2^2) / 2) = 0.2.
-    assert summary["strict F1"]["mean"] == pytest.approx(0.4)
-    assert summary["strict F1"]["std"] == pytest.approx(0.2)
-    assert mean_std(rows[:1])["strict F1"]["std"] == 0.0
+    assert summary["strict F1"].mean == pytest.approx(0.4)
+    assert summary["strict F1"].std == pytest.approx(0.2)
+    assert mean_std(rows[:1])["strict F1"].std == 0.0
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import spacy
 from spacy.tokens import Doc, Span
@@ -59,20 +61,20 @@ def test_micro_counts_and_scores_by_hand() -> None:
     s = scores_a()
     # strict: COR p1,p6 = 2; INC p2,p3,p5 = 3; MIS g4 = 1; SPU p7 = 1.
     # POS = 2+3+0+1 = 6, ACT = 2+3+0+1 = 6; P = R = 2/6; F1 = 1/3.
-    assert (s["strict"]["micro"]["cor"], s["strict"]["micro"]["inc"]) == (2, 3)
-    assert (s["strict"]["micro"]["mis"], s["strict"]["micro"]["spu"]) == (1, 1)
-    assert s["strict"]["micro"]["possible"] == 6 and s["strict"]["micro"]["actual"] == 6
-    assert s["strict"]["micro"]["f1"] == pytest.approx(1 / 3)
+    assert (s["strict"].micro.cor, s["strict"].micro.inc) == (2, 3)
+    assert (s["strict"].micro.mis, s["strict"].micro.spu) == (1, 1)
+    assert s["strict"].micro.possible == 6 and s["strict"].micro.actual == 6
+    assert s["strict"].micro.f1 == pytest.approx(1 / 3)
     # exact: p2 now COR (boundaries right): COR 3, INC p3,p5 = 2; P = R = 3/6 = 0.5.
-    assert s["exact"]["micro"]["cor"] == 3 and s["exact"]["micro"]["inc"] == 2
-    assert s["exact"]["micro"]["p"] == pytest.approx(0.5)
-    assert s["exact"]["micro"]["r"] == pytest.approx(0.5)
+    assert s["exact"].micro.cor == 3 and s["exact"].micro.inc == 2
+    assert s["exact"].micro.p == pytest.approx(0.5)
+    assert s["exact"].micro.r == pytest.approx(0.5)
     # partial: COR 3, PAR p3,p5 = 2 (half each): P = R = (3 + 0.5*2)/6 = 2/3.
-    assert s["partial"]["micro"]["par"] == 2
-    assert s["partial"]["micro"]["f1"] == pytest.approx(2 / 3)
+    assert s["partial"].micro.par == 2
+    assert s["partial"].micro.f1 == pytest.approx(2 / 3)
     # type: COR p1,p3,p6 = 3 (label right, any overlap); INC p2,p5 = 2; P = R = 3/6.
-    assert s["type"]["micro"]["cor"] == 3 and s["type"]["micro"]["inc"] == 2
-    assert s["type"]["micro"]["f1"] == pytest.approx(0.5)
+    assert s["type"].micro.cor == 3 and s["type"].micro.inc == 2
+    assert s["type"].micro.f1 == pytest.approx(0.5)
 
 
 def test_per_label_scores_by_hand() -> None:
@@ -80,28 +82,28 @@ def test_per_label_scores_by_hand() -> None:
     # FACTION alone: gold g1,g2,g6; pred p1,p5,p6. p1,p6 COR; p5 (Tamr) overlaps no
     # FACTION gold -> SPU; g2 MIS. Every scheme: P = R = 2/3, F1 = 2/3.
     for scheme in ("strict", "exact", "partial", "type"):
-        faction = s[scheme]["per_label"]["FACTION"]
-        assert (faction["cor"], faction["spu"], faction["mis"]) == (2, 1, 1)
-        assert faction["f1"] == pytest.approx(2 / 3)
+        faction = s[scheme].per_label["FACTION"]
+        assert (faction.cor, faction.spu, faction.mis) == (2, 1, 1)
+        assert faction.f1 == pytest.approx(2 / 3)
     # PLACE alone: gold g3,g4,g5; pred p2 (Islamic State), p3 (Hasakah), p7 (Monday).
     # p2, p7 SPU; p3 pairs with g3; g4, g5 MIS.
-    place = {scheme: s[scheme]["per_label"]["PLACE"] for scheme in s}
+    place = {scheme: s[scheme].per_label["PLACE"] for scheme in s}
     # strict / exact: p3 INC -> COR 0: P = R = F1 = 0.
-    assert place["strict"]["inc"] == 1 and place["strict"]["f1"] == 0.0
-    assert place["exact"]["f1"] == 0.0
+    assert place["strict"].inc == 1 and place["strict"].f1 == 0.0
+    assert place["exact"].f1 == 0.0
     # partial: p3 PAR -> P = R = 0.5/3 = 1/6.
-    assert place["partial"]["p"] == pytest.approx(1 / 6)
-    assert place["partial"]["f1"] == pytest.approx(1 / 6)
+    assert place["partial"].p == pytest.approx(1 / 6)
+    assert place["partial"].f1 == pytest.approx(1 / 6)
     # type: p3 COR -> P = R = 1/3.
-    assert place["type"]["f1"] == pytest.approx(1 / 3)
+    assert place["type"].f1 == pytest.approx(1 / 3)
 
 
 def test_macro_by_hand() -> None:
     s = scores_a()
-    assert s["strict"]["macro"]["f1"] == pytest.approx((2 / 3 + 0) / 2)  # 1/3
-    assert s["exact"]["macro"]["f1"] == pytest.approx((2 / 3 + 0) / 2)  # 1/3
-    assert s["partial"]["macro"]["f1"] == pytest.approx((2 / 3 + 1 / 6) / 2)  # 5/12
-    assert s["type"]["macro"]["f1"] == pytest.approx((2 / 3 + 1 / 3) / 2)  # 1/2
+    assert s["strict"].macro.f1 == pytest.approx((2 / 3 + 0) / 2)  # 1/3
+    assert s["exact"].macro.f1 == pytest.approx((2 / 3 + 0) / 2)  # 1/3
+    assert s["partial"].macro.f1 == pytest.approx((2 / 3 + 1 / 6) / 2)  # 5/12
+    assert s["type"].macro.f1 == pytest.approx((2 / 3 + 1 / 3) / 2)  # 1/2
 
 
 def test_one_prediction_over_two_gold_spans() -> None:
@@ -110,14 +112,14 @@ def test_one_prediction_over_two_gold_spans() -> None:
     gold = [Ent(0, 1, "PLACE"), Ent(2, 3, "PLACE")]
     pred = [Ent(0, 3, "PLACE")]
     s = summarise(total([count_doc("B", gold, pred)]))
-    assert (s["strict"]["micro"]["inc"], s["strict"]["micro"]["mis"]) == (1, 1)
+    assert (s["strict"].micro.inc, s["strict"].micro.mis) == (1, 1)
     # partial: P = 0.5/1, R = 0.5/2 -> F1 = 2*0.5*0.25/0.75 = 1/3.
-    assert s["partial"]["micro"]["f1"] == pytest.approx(1 / 3)
+    assert s["partial"].micro.f1 == pytest.approx(1 / 3)
 
 
 def test_empty_documents_score_zero_not_error() -> None:
     s = summarise(total([count_doc("E", [], [])]), labels=["FACTION", "PLACE"])
-    assert s["strict"]["micro"]["f1"] == 0.0 and s["strict"]["macro"]["f1"] == 0.0
+    assert s["strict"].micro.f1 == 0.0 and s["strict"].macro.f1 == 0.0
 
 
 # -- cross-checks against spaCy's Scorer and nervaluate --
@@ -142,12 +144,12 @@ def test_strict_agrees_with_spacy_and_nervaluate() -> None:
         (make_doc(words_c, []), make_doc(words_c, [Ent(0, 1, "PLACE")])),
     ]
     result = cross_check(pairs)
-    assert result["agree"], result["differences"]
+    assert result.agree, result.differences
     # And the figures really are the non-trivial ones: spaCy's strict F1 equals ours.
-    ours = result["ours_strict"]["micro"]
-    assert result["spacy"]["micro"]["f1"] == pytest.approx(ours["f1"])
-    assert 0 < ours["f1"] < 1
-    assert set(result["nervaluate"]) == {"strict", "exact", "partial", "type"}
+    assert result.spacy.f1 == pytest.approx(result.ours.f1)
+    assert result.nervaluate is not None and result.nervaluate.f1 == pytest.approx(result.ours.f1)
+    assert 0 < result.ours.f1 < 1
+    assert set(result.details["nervaluate"]) == {"strict", "exact", "partial", "type"}
 
 
 def test_cross_check_reports_a_disagreement() -> None:
@@ -159,7 +161,8 @@ def test_cross_check_reports_a_disagreement() -> None:
 
     def skewed(doc, labels=None):  # type: ignore[no-untyped-def]
         out = real(doc, labels)
-        out["strict"]["micro"]["f1"] += 0.1
+        strict = out["strict"]
+        out["strict"] = replace(strict, micro=replace(strict.micro, f1=strict.micro.f1 + 0.1))
         return out
 
     crosscheck.summarise = skewed
@@ -167,8 +170,8 @@ def test_cross_check_reports_a_disagreement() -> None:
         result = crosscheck.cross_check(pairs)
     finally:
         crosscheck.summarise = real
-    assert not result["agree"]
-    assert any("spacy strict micro f1" in d for d in result["differences"])
+    assert not result.agree
+    assert any("spacy strict micro f1" in d for d in result.differences)
 
 
 # -- bootstrap over articles --
@@ -193,7 +196,7 @@ def test_bootstrap_interval_contains_point_estimate() -> None:
         assert interval.low <= interval.f1 <= interval.high, scheme
         assert interval.high > interval.low, scheme
         # Point estimate is the micro F1 of the summed counts.
-        assert interval.f1 == pytest.approx(summarise(total(varied_docs()))[scheme]["micro"]["f1"])
+        assert interval.f1 == pytest.approx(summarise(total(varied_docs()))[scheme].micro.f1)
 
 
 def test_bootstrap_width_zero_when_all_articles_identical() -> None:

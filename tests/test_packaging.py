@@ -14,7 +14,9 @@ from tiny_transformer import build_tiny_transformer
 from typer.testing import CliRunner
 
 from conflict_ner.cli import app
+from conflict_ner.evaluation.results import Metrics
 from conflict_ner.packaging import custom_code_references, portable_copy
+from conflict_ner.tasks import make_task, write_jsonl
 
 runner = CliRunner()
 
@@ -51,13 +53,15 @@ def test_portable_copy_needs_no_toolkit_code(tiny_pipeline: Path, tmp_path: Path
 
 @pytest.mark.slow
 def test_wheel_installs_and_loads_in_a_fresh_venv(tiny_pipeline: Path, tmp_path: Path) -> None:
-    metrics = tmp_path / "metrics.json"
-    strict = {
-        "micro": {"p": 0.5, "r": 0.25, "f1": 1 / 3},
-        "per_label": {"FACTION": {"p": 1.0, "r": 0.5, "f1": 2 / 3},
-                      "PLACE": {"p": 0.0, "r": 0.0, "f1": 0.0}},
-    }
-    metrics.write_text(json.dumps({"overall": {"strict": strict}, "data": "x", "articles": 1}))
+    # A real evaluation of the pipeline on one article gives the metrics.json to ship.
+    gold = tmp_path / "gold.jsonl"
+    text = "The YPG fought the NDF in Hasakah."
+    write_jsonl(gold, [make_task(text, [(4, 7, "FACTION"), (26, 33, "PLACE")], {})])
+    evaluated = runner.invoke(app, ["evaluate", str(tiny_pipeline), str(gold), "--out",
+                                    str(tmp_path / "report"), "--no-patterns", "--resamples", "10"])
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = tmp_path / "report" / "metrics.json"
+    scores = Metrics.read(metrics)
     out = tmp_path / "packages"
     built = runner.invoke(app, ["package", str(tiny_pipeline), "--out", str(out),
                                 "--version", "0.0.1", "--metrics", str(metrics)])
@@ -69,7 +73,11 @@ def test_wheel_installs_and_loads_in_a_fresh_venv(tiny_pipeline: Path, tmp_path:
     names = sorted(r.split(">")[0].split("=")[0] for r in meta["requirements"])
     assert names == ["spacy", "spacy-transformers"]
     assert meta["labels"]["ner"] == ["FACTION", "PLACE"]
-    assert meta["performance"]["ents_per_type"]["FACTION"]["f"] == pytest.approx(2 / 3)
+    performance = meta["performance"]
+    assert performance["ents_f"] == pytest.approx(scores.strict.f1)
+    faction = scores.overall["strict"].per_label["FACTION"]
+    assert performance["ents_per_type"]["FACTION"]["f"] == pytest.approx(faction.f1)
+    assert performance["evaluated_on"] == {"data": str(gold), "articles": 1}
     assert meta["backbone"]["path"]
     # The ruler's filter ships inside the wheel, not as a dependency on the toolkit.
     assert meta["custom_code"] == ["conflict_ner.ruler_fill_gaps.v1"]

@@ -103,7 +103,7 @@ def test_spans_off_token_boundaries_fail_loudly(tmp_path, seed_splits):
 
 
 def test_make_docbins_follows_the_seed_splits(docbins, seed_splits):
-    splits = load_splits(seed_splits)["splits"]
+    splits = load_splits(seed_splits).splits
     assert set(docbins) == {"train", "dev", "test"}
     for name, path in docbins.items():
         docs = read_docs(path)

@@ -100,6 +100,48 @@ class NearDuplicate:
 
 
 @dataclass
+class Splits:
+    """splits.json: the train/dev/test article ids, the near-duplicate groups behind
+    them and the pairs found; for a corpus with theatres, each article's theatre and
+    the theatres held out for dev and test."""
+
+    seed: int
+    ratios: dict[str, float]
+    splits: dict[str, list[str]]
+    groups: list[list[str]]
+    near_duplicates: list[NearDuplicate]
+    held_out_theatres: dict[str, list[str]] = field(default_factory=dict)
+    theatres: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object, theatre keys only when there are theatres."""
+        data: dict[str, Any] = {"seed": self.seed, "ratios": self.ratios}
+        if self.theatres:
+            data["held_out_theatres"] = self.held_out_theatres
+            data["theatres"] = self.theatres
+        data["splits"] = self.splits
+        data["groups"] = self.groups
+        data["near_duplicates"] = [asdict(p) for p in self.near_duplicates]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Splits:
+        """From the JSON object; KeyError or TypeError when a field is missing or wrong."""
+        return cls(
+            seed=data["seed"], ratios=dict(data["ratios"]),
+            splits={name: list(ids) for name, ids in data["splits"].items()},
+            groups=[list(g) for g in data["groups"]],
+            near_duplicates=[NearDuplicate(**p) for p in data["near_duplicates"]],
+            held_out_theatres=dict(data.get("held_out_theatres", {})),
+            theatres=dict(data.get("theatres", {})),
+        )
+
+    def split_of(self) -> dict[str, str]:
+        """Article id -> split name."""
+        return {i: name for name, ids in self.splits.items() for i in ids}
+
+
+@dataclass
 class IngestReport:
     """What ingest kept, dropped and flagged."""
 
@@ -456,7 +498,7 @@ def make_splits(
     test: float = 0.2,
     seed: int = 0,
     held_out: dict[str, tuple[str, ...]] = HELD_OUT_THEATRES,
-) -> dict[str, Any]:
+) -> Splits:
     """The splits.json content: splits, the groups behind them and the near-duplicates.
 
     Articles with a theatre go by theatre: the ``held_out`` theatres to dev and
@@ -476,22 +518,21 @@ def make_splits(
         else:
             by_theatre[split] += group
     splits = assign_splits(untheatred, dev, test, seed)
-    data: dict[str, Any] = {"seed": seed, "ratios": {"dev": dev, "test": test}}
-    if theatres:
-        data["held_out_theatres"] = {name: list(ts) for name, ts in held_out.items()}
-        data["theatres"] = dict(sorted(theatres.items()))
-    data["splits"] = {name: sorted(splits[name] + by_theatre[name]) for name in SPLITS}
-    data["groups"] = groups
-    data["near_duplicates"] = [asdict(p) for p in pairs]
-    return data
+    return Splits(
+        seed=seed, ratios={"dev": dev, "test": test},
+        splits={name: sorted(splits[name] + by_theatre[name]) for name in SPLITS},
+        groups=groups, near_duplicates=pairs,
+        held_out_theatres={name: list(ts) for name, ts in held_out.items()} if theatres else {},
+        theatres=dict(sorted(theatres.items())),
+    )
 
 
-def write_splits(path: Path, splits: dict[str, Any]) -> None:
+def write_splits(path: Path, splits: Splits) -> None:
     """Write splits.json atomically."""
-    write_text_atomic(path, json.dumps(splits, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(splits.to_json(), indent=2) + "\n")
 
 
-def load_splits(path: Path) -> dict[str, Any]:
+def load_splits(path: Path) -> Splits:
     """Read splits.json; InvalidInput naming the file when it is not one."""
     path = Path(path)
     try:
@@ -508,7 +549,7 @@ def load_splits(path: Path) -> dict[str, Any]:
     theatres = data.get("theatres", {})
     if not (isinstance(theatres, dict) and all(isinstance(t, str) for t in theatres.values())):
         raise _splits_problem(path, "'theatres' must map article ids to names", Code.SHAPE)
-    return data
+    return Splits.from_json(data)
 
 
 def _lists_of_ids(value: Any, container: type[dict[str, Any]] | type[list[Any]]) -> bool:
@@ -523,18 +564,13 @@ def _splits_problem(path: Path, message: str, code: Code) -> InvalidInput:
     return InvalidInput([Problem(path, 0, message, code)])
 
 
-def split_of(splits: dict[str, Any]) -> dict[str, str]:
-    """Article id -> split name."""
-    return {i: name for name, ids in splits["splits"].items() for i in ids}
-
-
-def fold_groups(splits: dict[str, Any]) -> list[list[str]]:
+def fold_groups(splits: Splits) -> list[list[str]]:
     """The units cross-validation holds out: a whole theatre for articles that have
     one, else a group of near-duplicates (the seeds)."""
-    theatres: dict[str, str] = splits.get("theatres", {})
+    theatres = splits.theatres
     by_theatre: dict[str, list[str]] = {}
     groups = []
-    for group in splits["groups"]:
+    for group in splits.groups:
         theatre = next((theatres[i] for i in group if i in theatres), None)
         if theatre is None:
             groups.append(group)
@@ -543,7 +579,7 @@ def fold_groups(splits: dict[str, Any]) -> list[list[str]]:
     return groups + [sorted(ids) for _, ids in sorted(by_theatre.items())]
 
 
-def article_folds(splits: dict[str, Any]) -> list[tuple[list[str], list[str]]]:
+def article_folds(splits: Splits) -> list[tuple[list[str], list[str]]]:
     """Leave-one-group-out folds over all articles: (train ids, held-out ids).
 
     A fold holds out one theatre, or one group of near-duplicate articles, whole.

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import venv
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import requires
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from confection import Config
 from spacy.util import get_minor_version_range, load_config
 
+from conflict_ner.evaluation.results import Metrics
 from conflict_ner.files import write_text_atomic
 from conflict_ner.training import OFFLINE_ENV
 
@@ -110,7 +111,7 @@ def shipped_code(config: dict[str, Any], where: Path) -> list[Path]:
 
 
 def package_meta(
-    model_dir: Path, name: str, version: str, metrics: dict[str, Any] | None
+    model_dir: Path, name: str, version: str, metrics: Metrics | None
 ) -> dict[str, Any]:
     """The meta.json for ``spacy package``: labels, scores, backbone, data, requirements."""
     meta = json.loads((model_dir / "meta.json").read_text())
@@ -137,31 +138,30 @@ def package_meta(
     return meta
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
+def read_metrics(path: Path) -> Metrics:
     """An evaluation's metrics.json; PackagingError naming the file when it is unusable."""
     try:
-        metrics = json.loads(Path(path).read_text(encoding="utf8"))
-        metrics["overall"]["strict"]["per_label"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        return Metrics.read(path)
+    except (OSError, ValueError) as err:
         raise PackagingError(f"{path}: not an evaluation metrics.json ({err})") from None
-    return metrics
 
 
-def performance(metrics: dict[str, Any]) -> dict[str, Any]:
-    """spaCy-style scores (ents_p/r/f, ents_per_type) from an evaluation's metrics.json,
-    plus the micro F1 of every scheme and the strict bootstrap interval."""
-    strict = metrics["overall"]["strict"]
+def performance(metrics: Metrics) -> dict[str, Any]:
+    """spaCy-style scores (ents_p/r/f, ents_per_type) from an evaluation's metrics,
+    plus the micro F1 of every scheme, the strict bootstrap interval and the headline."""
+    strict = metrics.overall["strict"]
     return {
-        "ents_p": strict["micro"]["p"],
-        "ents_r": strict["micro"]["r"],
-        "ents_f": strict["micro"]["f1"],
+        "ents_p": strict.micro.p,
+        "ents_r": strict.micro.r,
+        "ents_f": strict.micro.f1,
         "ents_per_type": {
-            label: {"p": s["p"], "r": s["r"], "f": s["f1"]}
-            for label, s in strict["per_label"].items()
+            label: {"p": s.p, "r": s.r, "f": s.f1} for label, s in strict.per_label.items()
         },
-        "f1_by_scheme": {k: v["micro"]["f1"] for k, v in metrics["overall"].items()},
-        "strict_f1_interval": metrics.get("bootstrap", {}).get("strict"),
-        "evaluated_on": {"data": metrics.get("data"), "articles": metrics.get("articles")},
+        "f1_by_scheme": {k: v.micro.f1 for k, v in metrics.overall.items()},
+        "strict_f1_interval": asdict(metrics.bootstrap["strict"]),
+        "unseen_recall": metrics.headline.unseen_recall,
+        "rules_alone_f1": metrics.headline.rules_alone_f1,
+        "evaluated_on": {"data": metrics.data, "articles": metrics.articles},
     }
 
 
@@ -206,7 +206,7 @@ def build_wheel(
     out_dir: Path = Path("packages"),
     name: str = "conflict_ner",
     version: str = MODEL_VERSION,
-    metrics: dict[str, Any] | None = None,
+    metrics: Metrics | None = None,
 ) -> Path:
     """Run ``spacy package`` on a trained pipeline; return the wheel's path."""
     model_dir = Path(model_dir)

@@ -19,7 +19,7 @@ from typing import Any
 from spacy.tokens import Doc
 from spacy.util import registry
 
-from conflict_ner.articles import article_folds, load_splits, split_of
+from conflict_ner.articles import Splits, article_folds, load_splits
 from conflict_ner.convert import gold_docs, write_docbin
 
 # The Hugging Face name of the default backbone and the package that ships its files.
@@ -74,11 +74,11 @@ def resolve_backbone(name: str = DEFAULT_BACKBONE) -> str:
 # -- gold Docs to split DocBins ----------------------------------------------
 
 
-def split_docs(docs: list[Doc], splits: dict[str, Any], fold: int | None) -> dict[str, list[Doc]]:
+def split_docs(docs: list[Doc], splits: Splits, fold: int | None) -> dict[str, list[Doc]]:
     """Docs grouped into the seed splits, or into fold ``fold``'s train and dev (held out)."""
     if fold is None:
-        where = split_of(splits)
-        names = list(splits["splits"])
+        where = splits.split_of()
+        names = list(splits.splits)
     else:
         folds = article_folds(splits)
         if not 0 <= fold < len(folds):

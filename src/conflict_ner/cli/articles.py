@@ -41,7 +41,7 @@ def ingest(
             f"near-duplicates: {pair.a} ~ {pair.b} jaccard={pair.jaccard:.3f} "
             f"shared passages={pair.shared_passages} (kept in one split)"
         )
-    sizes = ", ".join(f"{k}={len(v)}" for k, v in split_data["splits"].items())
+    sizes = ", ".join(f"{k}={len(v)}" for k, v in split_data.splits.items())
     say(f"wrote {len(report.articles)} articles to {out_path}; splits ({sizes}) to {splits}")
 
 
@@ -69,6 +69,6 @@ def split(
         data = articles_mod.make_splits(loaded, seed=seed)
         articles_mod.write_splits(out_path, data)
     table = Table("split", "articles")
-    for name, ids in data["splits"].items():
+    for name, ids in data.splits.items():
         table.add_row(name, ", ".join(ids))
     out.print(table)

@@ -3,45 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from conflict_ner.cli._util import app, console, exit_on_error, fail, out, warn
 from conflict_ner.evaluation import crossval as crossval_mod
 from conflict_ner.evaluation import harness
-from conflict_ner.evaluation.models import parse_label_map
-from conflict_ner.evaluation.report import pct
-from conflict_ner.evaluation.scoring import SCHEMES
-from conflict_ner.packaging import read_metrics
+from conflict_ner.evaluation import train_curve as curve_mod
+from conflict_ner.evaluation.report import groups_table, labels_table, novelty_table, systems_table
+from conflict_ner.evaluation.results import Headline, Metrics
+from conflict_ner.evaluation.systems import parse_label_map
+from conflict_ner.evaluation.tables import to_rich
 
 DEFAULT_LABEL_MAP = "GPE=PLACE,LOC=PLACE,FAC=PLACE,ORG=FACTION,NORP=FACTION"
+META_FIELDS = ("theatre", "source", "origin")
+# Options the commands that train (crossval, train-curve) share.
+CNN_CONFIG = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training config")
+MAX_STEPS = typer.Option(None, help="Override training.max_steps of every run")
+RESAMPLES = typer.Option(1000, min=1, help="Bootstrap resamples (over articles)")
+SEED = typer.Option(0, help="Seed")
 
 
-def _scores_table(metrics: dict[str, Any]) -> Table:
-    """The model and its baselines, micro F1 in each scheme, for the terminal."""
-    table = Table("system", *(f"{s} F1" for s in SCHEMES), "strict 95% CI")
-    rows = [("model", metrics["overall"], metrics["bootstrap"])]
-    rows += [(b["name"], b["overall"], b["bootstrap"]) for b in metrics["baselines"]]
-    for name, overall, boot in rows:
-        ci = boot["strict"]
-        table.add_row(name, *(pct(overall[s]["micro"]["f1"]) for s in SCHEMES),
-                      f"{pct(ci['low'])}–{pct(ci['high'])}")
-    return table
+def _print_headline(headline: Headline) -> None:
+    """The headline figures, caveats in bold."""
+    first, *caveats = headline.lines()
+    out.print(first, markup=False)
+    for caveat in caveats:
+        out.print(f"[bold]{escape(caveat)}[/bold]")
 
 
-def _folds_table(result: dict[str, Any]) -> Table:
-    """Per-fold micro F1 in each scheme and mean ± std, narrow enough for a terminal."""
-    names = [f"{s} F1" for s in SCHEMES]
-    table = Table("fold", "held out", *names)
-    for row in result["folds"]:
-        table.add_row(str(row["fold"]), str(len(row["held_out"])),
-                      *(pct(row[n]) for n in names))
-    summary = result["summary"]
-    table.add_row("mean ± std", "",
-                  *(f"{pct(summary[n]['mean'])} ± {pct(summary[n]['std'])}" for n in names))
-    return table
+def _print_metrics(metrics: Metrics) -> None:
+    """What a terminal shows of a report: headline, systems, seen/unseen, groups."""
+    _print_headline(metrics.headline)
+    out.print(to_rich(systems_table([metrics.as_system(), *metrics.ablations,
+                                     *metrics.baselines])))
+    out.print(to_rich(novelty_table(metrics.as_system())))
+    if metrics.groups:
+        out.print(to_rich(groups_table(metrics)))
 
 
 @app.command()
@@ -51,22 +50,27 @@ def evaluate(
     out_dir: Path = typer.Option(
         Path("evaluate/model"), "--out", help="Report folder (evaluate/NAME/)"
     ),
-    train: Path = typer.Option(
-        Path("corpus/train.spacy"), help="Training data for the memorisation baseline"
+    train: Path | None = typer.Option(
+        None, help="Training data: which names count as seen, and the memorisation baseline "
+        "(default: the data the model's config trained on, when that file exists)",
     ),
     baseline_model: list[str] = typer.Option(
         [], help="Installed spaCy pipeline to compare, its labels mapped by --label-map"
     ),
     label_map: str = typer.Option(DEFAULT_LABEL_MAP, help="SOURCE=TARGET,... for --baseline-model"),
     patterns: bool = typer.Option(True, help="Include the pattern baseline"),
+    by: list[str] = typer.Option(
+        [], help=f"Scores per value of a meta field ({', '.join(META_FIELDS)}), repeatable"
+    ),
     min_f1: float | None = typer.Option(None, help="Fail (exit 1) below this strict micro F1"),
     baseline: Path | None = typer.Option(
         None, help="metrics.json of an earlier run: fail when worse beyond the bootstrap interval"
     ),
-    resamples: int = typer.Option(1000, min=1, help="Bootstrap resamples (over articles)"),
-    seed: int = typer.Option(0, help="Bootstrap seed"),
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> None:
-    """Score a model on gold articles under four schemes, with baselines, errors and a report."""
+    """Score a model on gold articles: four schemes, seen and unseen names, ablations,
+    baselines, groups, errors and a report."""
     if not Path(data).exists():
         fail(f"{data} does not exist")
     if baseline is not None and not baseline.is_file():
@@ -75,12 +79,12 @@ def evaluate(
         mapping = parse_label_map(label_map)
         metrics = harness.evaluate(
             model, data, out_dir, train=train, baseline_models=baseline_model, label_map=mapping,
-            patterns=patterns, resamples=resamples, seed=seed,
+            patterns=patterns, by=by, resamples=resamples, seed=seed,
         )
-    out.print(_scores_table(metrics))
-    for skipped in metrics["skipped_baselines"]:
-        warn("skipped", f"{skipped['name']}: {skipped['reason']}")
-    agree = metrics["crosscheck"]["agree"]
+    _print_metrics(metrics)
+    for skipped in metrics.skipped:
+        warn("skipped", f"{skipped.name}: {skipped.reason}")
+    agree = metrics.crosscheck.agree
     console.print(f"cross-check with spaCy Scorer and nervaluate: agree={str(agree).lower()}")
     reports = (out_dir / name for name in ("report.html", "report.md", "metrics.json"))
     console.print("report: " + " · ".join(map(str, reports)), markup=False)
@@ -91,16 +95,14 @@ def evaluate(
 
 @app.command()
 def crossval(
-    config: Path = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training config"),
+    config: Path = CNN_CONFIG,
     gold: Path = typer.Option(Path("corpus/gold.jsonl"), help="Gold annotations"),
     splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file (its groups)"),
     out_dir: Path = typer.Option(Path("evaluate/crossval"), "--out", help="Report folder"),
     work: Path = typer.Option(Path("training/crossval"), help="Fold data and models"),
-    max_steps: int | None = typer.Option(None, help="Override training.max_steps per fold"),
-    resamples: int = typer.Option(
-        1000, min=1, help="Bootstrap resamples for the pooled interval"
-    ),
-    seed: int = typer.Option(0, help="Bootstrap seed"),
+    max_steps: int | None = MAX_STEPS,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> None:
     """Leave-one-group-out cross-validation: train and score each fold; mean and std."""
     for path in (config, gold, splits):
@@ -109,7 +111,7 @@ def crossval(
     with exit_on_error():
         result = crossval_mod.crossval(config, gold, splits, work, max_steps, resamples, seed)
     files = crossval_mod.write_crossval(out_dir, result)
-    out.print(_folds_table(result))
+    out.print(to_rich(crossval_mod.folds_table(result)))
     console.print(f"report: {files['markdown']} · {files['json']}", markup=False)
 
 
@@ -118,14 +120,54 @@ def summary(
     report: Path = typer.Option(Path("evaluate/test"), help="Evaluation report folder"),
     wheel: Path | None = typer.Option(None, help="The built wheel"),
 ) -> None:
-    """F1 per label on the held-out articles, and where the report and the wheel are."""
+    """The held-out figures in brief: F1 with its interval, unseen recall, rules alone,
+    caveats, F1 per label; and where the report and the wheel are."""
     with exit_on_error():
-        strict = read_metrics(report / "metrics.json")["overall"]["strict"]
-    table = Table("label", "precision", "recall", "F1", title="held-out articles, strict")
-    rows = [*strict["per_label"].items(), ("micro", strict["micro"])]
-    for label, s in rows:
-        table.add_row(label, f"{s['p']:.3f}", f"{s['r']:.3f}", f"{s['f1']:.3f}")
+        metrics = harness.load_metrics(report / "metrics.json")
+    _print_headline(metrics.headline)
+    table = to_rich(labels_table(metrics.overall, schemes=("strict",)))
+    table.title = f"held-out articles ({metrics.articles}), strict"
     out.print(table)
-    out.print(f"report: {report / 'report.html'}")
+    out.print(f"report: {report / 'report.html'}", markup=False)
     if wheel:
-        out.print(f"wheel:  {wheel}" + ("" if wheel.is_file() else " (missing)"))
+        out.print(f"wheel:  {wheel}" + ("" if wheel.is_file() else " (missing)"), markup=False)
+
+
+@app.command("train-curve", context_settings={"allow_extra_args": True})
+def train_curve(
+    ctx: typer.Context,
+    config: Path = CNN_CONFIG,
+    fractions: list[float] = typer.Option(
+        list(curve_mod.FRACTIONS), help="Shares of the training articles: --fractions 0.25 0.5 1"
+    ),
+    train_path: Path = typer.Option(Path("corpus/train.spacy"), "--train", help="Training data"),
+    dev_path: Path = typer.Option(Path("corpus/dev.spacy"), "--dev", help="Development data"),
+    test_path: Path = typer.Option(Path("corpus/test.spacy"), "--test", help="Test data"),
+    out_dir: Path = typer.Option(Path("evaluate/train-curve"), "--out", help="Report folder"),
+    work: Path = typer.Option(Path("training/train-curve"), help="Shares and their models"),
+    held_out: str = typer.Option(
+        "dev", help="Score on dev (to decide on more data) or test (to report)"
+    ),
+    max_steps: int | None = MAX_STEPS,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> None:
+    """Train on growing shares of the training articles, score each on the same held-out
+    articles: a table, a plot and whether the last step still helped."""
+    data = {"train": train_path, "dev": dev_path, "test": test_path}
+    if held_out not in ("dev", "test"):
+        fail(f"--held-out must be dev or test, not {held_out!r}")
+    for path in (config, train_path, dev_path, data[held_out]):
+        if not path.exists():
+            fail(f"{path} does not exist (run `conflict-ner data` for the .spacy files)")
+    try:  # `--fractions 0.25 0.5 1`: the numbers after the first arrive as extra arguments
+        shares = [*fractions, *(float(a) for a in ctx.args)] if ctx.args else fractions
+    except ValueError:
+        fail(f"unexpected arguments: {' '.join(ctx.args)} (fractions are numbers in (0, 1])")
+    with exit_on_error():
+        curve = curve_mod.train_curve(config, data, work, shares, held_out, max_steps,
+                                      resamples, seed, announce=console.rule)
+        files = curve_mod.write_train_curve(out_dir, curve)
+    out.print(to_rich(curve_mod.curve_table(curve)))
+    out.print(f"verdict: {curve.verdict}", markup=False)
+    console.print("report: " + " · ".join(str(p) for p in files.values()), markup=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nervaluate import Evaluator
@@ -11,9 +12,28 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from conflict_ner.evaluation.scoring import Ent, count_doc, summarise, total
+from conflict_ner.evaluation.scoring import PRF, Ent, SchemeScores, count_doc, summarise, total
 
 TOLERANCE = 1e-9
+
+
+@dataclass
+class CrossCheck:
+    """Our strict micro scores beside spaCy's and nervaluate's, and every difference found.
+
+    ``details`` keeps the other scorers' own figures (micro and per label, every
+    scheme for nervaluate) for metrics.json.
+    """
+
+    agree: bool
+    differences: list[str]
+    ours: PRF
+    spacy: PRF
+    nervaluate: PRF | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def ents_of(doc: Doc) -> list[Ent]:
@@ -71,6 +91,16 @@ def _nerv_dict(res: Any) -> dict[str, Any]:
     }
 
 
+def _as_dict(scores: SchemeScores) -> dict[str, Any]:
+    """One scheme's scores in the {micro, per_label} shape the other scorers use."""
+    return {"micro": asdict(scores.micro),
+            "per_label": {k: asdict(v) for k, v in scores.per_label.items()}}
+
+
+def _prf(scores: dict[str, Any]) -> PRF:
+    return PRF(scores["p"], scores["r"], scores["f1"])
+
+
 def _differences(ours: dict, theirs: dict, name: str, keys: Sequence[str]) -> list[str]:
     """Human-readable mismatches between two {micro, per_label} score dicts."""
     diffs: list[str] = []
@@ -88,7 +118,7 @@ def _differences(ours: dict, theirs: dict, name: str, keys: Sequence[str]) -> li
     return diffs
 
 
-def cross_check(pairs: Sequence[tuple[Doc, Doc]]) -> dict[str, Any]:
+def cross_check(pairs: Sequence[tuple[Doc, Doc]]) -> CrossCheck:
     """Compare our scores with spaCy (strict) and nervaluate (all four schemes).
 
     ``agree`` is true when strict P/R/F1 (micro and per label) equal spaCy's and
@@ -97,17 +127,16 @@ def cross_check(pairs: Sequence[tuple[Doc, Doc]]) -> dict[str, Any]:
     gold = [ents_of(g) for g, _ in pairs]
     pred = [ents_of(p) for _, p in pairs]
     docs = [count_doc(str(i), g, p) for i, (g, p) in enumerate(zip(gold, pred, strict=True))]
-    ours = summarise(total(docs))
+    ours = {scheme: _as_dict(s) for scheme, s in summarise(total(docs)).items()}
     spacy_scores = spacy_strict(pairs)
     nerv = nervaluate_scores(gold, pred)
     diffs = _differences(ours["strict"], spacy_scores, "spacy strict", ("p", "r", "f1"))
     for scheme, theirs in nerv.items():
         keys = ("p", "r", "f1", "cor", "inc", "par", "mis", "spu")
         diffs += _differences(ours[scheme], theirs, f"nervaluate {scheme}", keys)
-    return {
-        "agree": not diffs,
-        "differences": diffs,
-        "ours_strict": {"micro": ours["strict"]["micro"], "per_label": ours["strict"]["per_label"]},
-        "spacy": spacy_scores,
-        "nervaluate": nerv,
-    }
+    nerv_strict = nerv.get("strict", {}).get("micro")
+    return CrossCheck(
+        agree=not diffs, differences=diffs, ours=_prf(ours["strict"]["micro"]),
+        spacy=_prf(spacy_scores["micro"]), nervaluate=_prf(nerv_strict) if nerv_strict else None,
+        details={"spacy": spacy_scores, "nervaluate": nerv},
+    )

@@ -12,52 +12,85 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from conflict_ner.articles import article_folds, load_splits
 from conflict_ner.evaluation.harness import Scored, score_system
-from conflict_ner.evaluation.models import System, load_gold, load_pipeline
-from conflict_ner.evaluation.report import Table, md_block, pct
-from conflict_ner.evaluation.scoring import SCHEMES, summarise, total
-from conflict_ner.evaluation.uncertainty import bootstrap_all
+from conflict_ner.evaluation.report import md_block
+from conflict_ner.evaluation.results import JsonRecord
+from conflict_ner.evaluation.scoring import SCHEMES, SchemeScores, summarise, total
+from conflict_ner.evaluation.systems import System, load_gold, load_pipeline
+from conflict_ner.evaluation.tables import Table, interval, pct
+from conflict_ner.evaluation.uncertainty import Interval, bootstrap_all
 from conflict_ner.files import write_text_atomic
 from conflict_ner.scheme import LABELS
 
-# What each fold reports and the summary averages: (name, scheme, label or None).
-FIGURES: tuple[tuple[str, str, str | None], ...] = (
-    *((f"{s} F1", s, None) for s in SCHEMES),
-    ("strict P", "strict", None),
-    ("strict R", "strict", None),
-    *((f"{label} strict F1", "strict", label) for label in LABELS),
-)
+NOTE = ("held-out articles are each fold's dev set; early stopping is off and model-last is "
+        "scored, so they never steer training")
 
 
-def _figure(summary: dict[str, Any], name: str, scheme: str, label: str | None) -> float:
-    """One figure of a summary: micro P/R/F1 or a label's strict F1."""
-    if label is not None:
-        return summary[scheme]["per_label"][label]["f1"]
-    key = {"P": "p", "R": "r"}.get(name.split()[-1], "f1")
-    return summary[scheme]["micro"][key]
-
-
-def fold_row(n: int, held_out: list[str], n_train: int, scored: Scored) -> dict[str, Any]:
-    """One fold's figures, for the table and JSON."""
+def figures(scores: dict[str, SchemeScores]) -> dict[str, float]:
+    """What each fold reports and the summary averages, by name."""
+    strict = scores["strict"]
     return {
-        "fold": n,
-        "held_out": held_out,
-        "train_articles": n_train,
-        **{name: _figure(scored.summary, name, s, lab) for name, s, lab in FIGURES},
+        **{f"{s} F1": scores[s].micro.f1 for s in SCHEMES},
+        "strict P": strict.micro.p,
+        "strict R": strict.micro.r,
+        **{f"{label} strict F1": strict.per_label[label].f1 for label in LABELS},
     }
 
 
-def mean_std(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+FIGURES: tuple[str, ...] = (*(f"{s} F1" for s in SCHEMES), "strict P", "strict R",
+                            *(f"{label} strict F1" for label in LABELS))
+
+
+@dataclass(frozen=True)
+class FoldRow:
+    """One fold: the articles held out, how many trained on, and its figures."""
+
+    fold: int
+    held_out: list[str]
+    train_articles: int
+    figures: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean and sample standard deviation of one figure over the folds."""
+
+    mean: float
+    std: float
+
+
+@dataclass
+class CrossvalResult(JsonRecord):
+    """crossval.json: per-fold rows, mean and std, and the pooled held-out scores."""
+
+    config: str
+    gold: str
+    splits: str
+    max_steps: int | None
+    folds: list[FoldRow]
+    summary: dict[str, Spread]
+    pooled: dict[str, SchemeScores]
+    pooled_bootstrap: dict[str, Interval]
+    note: str = NOTE
+
+
+def fold_row(n: int, held_out: list[str], n_train: int, scored: Scored) -> FoldRow:
+    """One fold's figures."""
+    return FoldRow(n, held_out, n_train, figures(scored.summary))
+
+
+def mean_std(rows: Sequence[FoldRow]) -> dict[str, Spread]:
     """Mean and sample standard deviation (0 for a single fold) of every figure."""
     out = {}
-    for name, _, _ in FIGURES:
-        values = [row[name] for row in rows]
+    for name in FIGURES:
+        values = [row.figures[name] for row in rows]
         std = statistics.stdev(values) if len(values) > 1 else 0.0
-        out[name] = {"mean": statistics.fmean(values), "std": std}
+        out[name] = Spread(statistics.fmean(values), std)
     return out
 
 
@@ -81,7 +114,7 @@ def crossval(
     max_steps: int | None = None,
     resamples: int = 1000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> CrossvalResult:
     """Train and score every fold; per-fold rows, mean and std, and pooled held-out scores."""
     folds = article_folds(load_splits(splits))
     overrides: dict[str, Any] = {"training.patience": 0}
@@ -94,50 +127,44 @@ def crossval(
         scored = score_system(System(f"fold {n}", load_pipeline(model)), held, resamples, seed)
         rows.append(fold_row(n, held_out, len(train_ids), scored))
         all_docs += scored.docs
-    pooled = summarise(total(all_docs), labels=list(LABELS))
-    intervals = bootstrap_all(all_docs, resamples, seed=seed)
-    return {
-        "config": str(config), "gold": str(gold), "splits": str(splits),
-        "max_steps": max_steps, "folds": rows, "summary": mean_std(rows),
-        "pooled": {"overall": pooled,
-                   "bootstrap": {s: i.to_dict() for s, i in intervals.items()}},
-        "note": "held-out articles are each fold's dev set; early stopping is off and "
-                "model-last is scored, so they never steer training",
-    }
+    return CrossvalResult(
+        str(config), str(gold), str(splits), max_steps, rows, mean_std(rows),
+        summarise(total(all_docs), labels=list(LABELS)),
+        bootstrap_all(all_docs, resamples, seed=seed),
+    )
 
 
-def folds_table(result: dict[str, Any]) -> Table:
-    """Per-fold figures, then mean ± std."""
-    table = Table(["fold", "held out", *(name for name, _, _ in FIGURES)])
-    for row in result["folds"]:
-        table.rows.append([str(row["fold"]), ", ".join(row["held_out"]),
-                           *(pct(row[name]) for name, _, _ in FIGURES)])
-    summary = result["summary"]
-    table.rows.append(["mean ± std", "",
-                       *(f"{pct(summary[n]['mean'])} ± {pct(summary[n]['std'])}"
-                         for n, _, _ in FIGURES)])
+def folds_table(result: CrossvalResult) -> Table:
+    """Per-fold figures (how many articles held out: crossval.json lists them), then mean ± std;
+    the terminal shows the scheme F1 columns."""
+    shown = [f"{s} F1" for s in SCHEMES]
+    table = Table(["fold", "held out", *FIGURES], terminal=["fold", "held out", *shown])
+    for row in result.folds:
+        table.rows.append([str(row.fold), str(len(row.held_out)),
+                           *(pct(row.figures[name]) for name in FIGURES)])
+    table.rows.append(["mean ± std", "", *(f"{pct(result.summary[n].mean)} ± "
+                                           f"{pct(result.summary[n].std)}" for n in FIGURES)])
     return table
 
 
-def render_markdown(result: dict[str, Any]) -> str:
+def render_markdown(result: CrossvalResult) -> str:
     """crossval.md: the folds table, pooled scores and how the folds were made."""
-    pooled = result["pooled"]
-    ci = pooled["bootstrap"]["strict"]
+    ci = result.pooled_bootstrap["strict"]
     lines = [
-        f"# Cross-validation of {result['config']}", "",
-        f"Leave-one-group-out over `{result['splits']}` groups ({len(result['folds'])} folds); "
-        f"max_steps {result['max_steps'] or 'from the config'}. {result['note']}.", "",
+        f"# Cross-validation of {result.config}", "",
+        f"Leave-one-group-out over `{result.splits}` groups ({len(result.folds)} folds); "
+        f"max_steps {result.max_steps or 'from the config'}. {result.note}.", "",
         md_block(folds_table(result)), "",
         f"Pooled over all held-out articles: strict micro F1 "
-        f"{pct(pooled['overall']['strict']['micro']['f1'])} "
-        f"(95% CI {pct(ci['low'])}–{pct(ci['high'])}, bootstrap over articles).", "",
+        f"{pct(result.pooled['strict'].micro.f1)} "
+        f"(95% CI {interval(ci.low, ci.high)}, bootstrap over articles).", "",
     ]
     return "\n".join(lines)
 
 
-def write_crossval(out: Path, result: dict[str, Any]) -> dict[str, Path]:
+def write_crossval(out: Path, result: CrossvalResult) -> dict[str, Path]:
     """crossval.json and crossval.md under OUT, atomically."""
     files = {"json": Path(out) / "crossval.json", "markdown": Path(out) / "crossval.md"}
     write_text_atomic(files["markdown"], render_markdown(result))
-    write_text_atomic(files["json"], json.dumps(result, indent=2) + "\n")
+    write_text_atomic(files["json"], json.dumps(result.to_json(), indent=2) + "\n")
     return files

@@ -1,25 +1,50 @@
-"""The harness: score a model and its baselines on gold articles, and gate regressions."""
+"""The harness: score a model, its ablations and baselines on gold articles; gate regressions."""
 
 from __future__ import annotations
 
-import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from spacy.tokens import Doc
 
 from conflict_ner.articles import meta_of
 from conflict_ner.convert import doc_article_id
 from conflict_ner.evaluation.crosscheck import cross_check, ents_of
-from conflict_ner.evaluation.errors import KINDS, ErrorRow, error_rows, token_confusion
-from conflict_ner.evaluation.models import System, Systems, predict
-from conflict_ner.evaluation.scoring import SCHEMES, DocCounts, count_doc, summarise, total
-from conflict_ner.evaluation.uncertainty import Interval, bootstrap_all
+from conflict_ner.evaluation.error_analysis import KINDS, ErrorRow, error_rows, token_confusion
+from conflict_ner.evaluation.novelty import Known, novelty_rows, train_surfaces
+from conflict_ner.evaluation.results import (
+    ArticleRow,
+    Confusion,
+    ErrorSummary,
+    GroupScore,
+    Headline,
+    Metrics,
+    SystemResult,
+)
+from conflict_ner.evaluation.scoring import (
+    DocCounts,
+    SchemeScores,
+    count_doc,
+    summarise,
+    total,
+)
+from conflict_ner.evaluation.systems import (
+    MODEL,
+    RULES_ALONE,
+    Skipped,
+    System,
+    Systems,
+    ablations,
+    load_gold,
+    predict,
+)
+from conflict_ner.evaluation.uncertainty import Interval, bootstrap, bootstrap_all
 from conflict_ner.files import safe_file_name
 from conflict_ner.scheme import LABELS
+
+NO_VALUE = "(none)"  # the group of articles whose meta lacks the --by field
 
 
 @dataclass
@@ -30,8 +55,14 @@ class Scored:
     ids: list[str]
     pairs: list[tuple[Doc, Doc]]  # (gold, predicted), gold tokenization
     docs: list[DocCounts]
-    summary: dict[str, Any]
+    summary: dict[str, SchemeScores]
     intervals: dict[str, Interval]
+
+    def result(self, known: Known) -> SystemResult:
+        """The typed result, with seen/unseen rows against what the model could know."""
+        rows = novelty_rows(self.pairs, known, score_labels(self.pairs))
+        return SystemResult(self.system.name, self.system.role, self.system.note,
+                            self.summary, self.intervals, rows)
 
 
 def score_labels(pairs: Sequence[tuple[Doc, Doc]]) -> list[str]:
@@ -51,34 +82,39 @@ def score_system(
     return Scored(system, ids, pairs, docs, summary, bootstrap_all(docs, resamples, seed=seed))
 
 
-def _micro_row(doc: DocCounts) -> dict[str, Any]:
-    """Micro scores of one article under every scheme."""
-    summary = summarise(doc, labels=[])
-    return {scheme: summary[scheme]["micro"] for scheme in SCHEMES}
+def known_to(rules_alone: Scored | None, gold: Sequence[Doc], train: Sequence[Doc]) -> Known:
+    """What the model could know: the spans its rules mark (none without rules), training names."""
+    ruled = ([frozenset(ents_of(p)) for _, p in rules_alone.pairs] if rules_alone is not None
+             else [frozenset() for _ in gold])
+    return Known(ruled, train_surfaces(train))
 
 
-def article_rows(scored: Scored) -> list[dict[str, Any]]:
+def article_rows(scored: Scored) -> list[ArticleRow]:
     """Per-article micro scores, with the title when the gold Doc carries meta."""
     rows = []
     for doc_id, (gold, _), counts in zip(scored.ids, scored.pairs, scored.docs, strict=True):
-        meta = meta_of(gold.user_data)
-        rows.append({
-            "article": doc_id,
-            "title": meta.get("title") or gold.text.split("\n", 1)[0][:80],
-            "page": f"articles/{safe_file_name(doc_id)}.html",
-            **_micro_row(counts),
-        })
+        title = meta_of(gold.user_data).get("title") or gold.text.split("\n", 1)[0][:80]
+        micro = {scheme: s.micro for scheme, s in summarise(counts, labels=[]).items()}
+        page = f"articles/{safe_file_name(doc_id)}.html"
+        rows.append(ArticleRow(doc_id, str(title), page, micro))
     return rows
 
 
-def baseline_entry(scored: Scored) -> dict[str, Any]:
-    """A baseline's figures for the report: micro and per label per scheme, and its interval."""
-    return {
-        "name": scored.system.name,
-        "note": scored.system.note,
-        "overall": scored.summary,
-        "bootstrap": {s: i.to_dict() for s, i in scored.intervals.items()},
-    }
+def group_scores(
+    scored: Scored, fields: Sequence[str], resamples: int = 1000, seed: int = 0
+) -> list[GroupScore]:
+    """Strict scores per value of each meta field, with article counts and intervals."""
+    out = []
+    for name in fields:
+        by_value: dict[str, list[DocCounts]] = defaultdict(list)
+        for (gold, _), counts in zip(scored.pairs, scored.docs, strict=True):
+            value = meta_of(gold.user_data).get(name)
+            by_value[str(value) if value not in (None, "") else NO_VALUE].append(counts)
+        for value, docs in sorted(by_value.items()):
+            strict = summarise(total(docs), labels=[])["strict"].micro
+            interval = bootstrap(docs, "strict", resamples, seed=seed)
+            out.append(GroupScore(name, value, len(docs), strict, interval))
+    return out
 
 
 def all_errors(scored: Scored) -> list[ErrorRow]:
@@ -90,56 +126,69 @@ def all_errors(scored: Scored) -> list[ErrorRow]:
     ]
 
 
-def build_metrics(
-    model: Scored,
-    baselines: Sequence[Scored],
-    systems: Systems,
-    sources: dict[str, str],
-) -> dict[str, Any]:
-    """The metrics.json content: everything the report shows, for machines."""
-    errors = all_errors(model)
-    names, matrix = token_confusion(model.pairs, LABELS)
-    return {
-        **sources,
-        "articles": len(model.ids),
-        "labels": list(LABELS),
-        "overall": model.summary,
-        "bootstrap": {s: i.to_dict() for s, i in model.intervals.items()},
-        "crosscheck": cross_check(model.pairs),
-        "per_article": article_rows(model),
-        "baselines": [baseline_entry(b) for b in baselines],
-        "skipped_baselines": [{"name": s.name, "reason": s.reason} for s in systems.skipped],
-        "errors": {
-            "counts": {kind: Counter(r.kind for r in errors)[kind] for kind in KINDS},
-            "rows": [r.to_dict() for r in errors],
-        },
-        "confusion": {"labels": names, "matrix": matrix.tolist(), "png": "confusion.png"},
-    }
+def error_summary(scored: Scored) -> ErrorSummary:
+    """How many strict errors of each kind, and every one."""
+    errors = all_errors(scored)
+    kinds = Counter(r.kind for r in errors)
+    return ErrorSummary({kind: kinds[kind] for kind in KINDS}, errors)
+
+
+@dataclass
+class Run:
+    """Everything scored in one evaluation, before it becomes metrics."""
+
+    model: Scored
+    ablations: list[Scored]
+    baselines: list[Scored]
+    known: Known
 
 
 def run(
-    systems: Systems,
-    gold: Sequence[Doc],
-    sources: dict[str, str],
-    resamples: int = 1000,
+    systems: Systems, gold: Sequence[Doc], train: Sequence[Doc], resamples: int = 1000,
     seed: int = 0,
-) -> tuple[dict[str, Any], Scored, list[Scored]]:
-    """Score the model and every baseline; returns (metrics, model scores, baseline scores)."""
-    model = score_system(systems.model, gold, resamples, seed)
-    baselines = [score_system(b, gold, resamples, seed) for b in systems.baselines]
-    return build_metrics(model, baselines, systems, sources), model, baselines
+) -> Run:
+    """Score the model, its ablations and every baseline on the same articles."""
+    def score(system: System) -> Scored:
+        return score_system(system, gold, resamples, seed)
+
+    model = score(systems.model)
+    cut = [score(a) for a in systems.ablations]
+    rules = next((a for a in cut if a.system.role == RULES_ALONE), None)
+    return Run(model, cut, [score(b) for b in systems.baselines], known_to(rules, gold, train))
+
+
+def build_metrics(
+    scored: Run, systems: Systems, sources: dict[str, str | None], by: Sequence[str] = (),
+    resamples: int = 1000, seed: int = 0,
+) -> Metrics:
+    """The metrics: everything the report shows, typed."""
+    model, known = scored.model, scored.known
+    result = model.result(known)
+    ablated = [a.result(known) for a in scored.ablations]
+    rules = next((a for a in ablated if a.role == RULES_ALONE), None)
+    names, matrix = token_confusion(model.pairs, LABELS)
+    return Metrics(
+        model=str(sources["model"]), data=str(sources["data"]), train=sources.get("train"),
+        articles=len(model.ids), labels=list(LABELS), headline=Headline.of(result, rules),
+        overall=model.summary, bootstrap=model.intervals, novelty=result.novelty,
+        ablations=ablated, baselines=[b.result(known) for b in scored.baselines],
+        skipped=systems.skipped, groups=group_scores(model, by, resamples, seed),
+        crosscheck=cross_check(model.pairs), per_article=article_rows(model),
+        errors=error_summary(model),
+        confusion=Confusion(names, matrix.tolist(), "confusion.png"),
+    )
 
 
 # -- regression gate ----------------------------------------------------------
 
 
-def load_metrics(path: Path) -> dict[str, Any]:
+def load_metrics(path: Path) -> Metrics:
     """A metrics.json written by an earlier evaluation."""
-    return json.loads(Path(path).read_text(encoding="utf8"))
+    return Metrics.read(path)
 
 
 def gate(
-    metrics: dict[str, Any], min_f1: float | None = None, baseline: dict[str, Any] | None = None
+    metrics: Metrics, min_f1: float | None = None, baseline: Metrics | None = None
 ) -> list[str]:
     """Why the model fails the regression gate (an empty list when it passes).
 
@@ -148,13 +197,13 @@ def gate(
     by at most this run's bootstrap half-width (differences inside the noise
     margin are not called regressions).
     """
-    f1 = metrics["overall"]["strict"]["micro"]["f1"]
+    f1 = metrics.strict.f1
     failures = []
     if min_f1 is not None and f1 < min_f1:
         failures.append(f"strict micro F1 {f1:.4f} is below --min-f1 {min_f1:.4f}")
     if baseline is not None:
-        base = baseline["overall"]["strict"]["micro"]["f1"]
-        margin = metrics["bootstrap"]["strict"]["half_width"]
+        base = baseline.strict.f1
+        margin = metrics.bootstrap["strict"].half_width
         if f1 < base - margin:
             failures.append(
                 f"strict micro F1 {f1:.4f} is below the baseline's {base:.4f} by "
@@ -173,18 +222,26 @@ def build_systems(
     label_map: dict[str, str] | None = None,
     patterns: bool = True,
 ) -> Systems:
-    """The model and the baselines asked for; those that cannot run are listed as skipped."""
-    from conflict_ner.evaluation.models import (
+    """The model, its ablations and the baselines asked for; those that cannot run are skipped."""
+    from conflict_ner.evaluation.systems import (
         load_pipeline,
         memorisation_system,
         named_system,
         pattern_system,
+        trained_on,
     )
 
-    systems = Systems(System(str(model), load_pipeline(model)))
+    nlp = load_pipeline(model)
+    train = train if train is not None else trained_on(nlp)
+    systems = Systems(System(str(model), nlp, role=MODEL), train=train)
+    for ablation in ablations(systems.model):
+        if isinstance(ablation, System):
+            systems.ablations.append(ablation)
+        else:
+            systems.skipped.append(ablation)
     candidates = [pattern_system()] if patterns else []
-    if train is not None:
-        candidates.append(memorisation_system(train))
+    candidates.append(memorisation_system(train) if train is not None else
+                      Skipped("memorisation", "no training data: give --train"))
     candidates += [named_system(name, label_map or {}) for name in baseline_models]
     for candidate in candidates:
         if isinstance(candidate, System):
@@ -202,18 +259,26 @@ def evaluate(
     baseline_models: Sequence[str] = (),
     label_map: dict[str, str] | None = None,
     patterns: bool = True,
+    by: Sequence[str] = (),
     resamples: int = 1000,
     seed: int = 0,
-) -> dict[str, Any]:
-    """Score a model and its baselines on DATA and write the full report under OUT."""
-    from conflict_ner.evaluation.models import load_gold
+) -> Metrics:
+    """Score a model, its ablations and baselines on DATA and write the full report under OUT.
+
+    TRAIN (default: the training data the model's config names, when that file
+    exists) decides which names count as seen in training.
+    """
     from conflict_ner.evaluation.report import write_report
 
     gold = load_gold(data)
     if not gold:
         raise ValueError(f"{data} holds no gold articles")
+    if train is not None and not Path(train).exists():
+        raise ValueError(f"training data {train} does not exist")
     systems = build_systems(model, train, baseline_models, label_map, patterns)
-    metrics, scored, _ = run(systems, gold, {"model": str(model), "data": str(data)},
-                             resamples, seed)
-    write_report(out, metrics, scored.pairs)
+    train = systems.train
+    scored = run(systems, gold, load_gold(train) if train else [], resamples, seed)
+    sources = {"model": str(model), "data": str(data), "train": str(train) if train else None}
+    metrics = build_metrics(scored, systems, sources, by, resamples, seed)
+    write_report(out, metrics, scored.model.pairs)
     return metrics

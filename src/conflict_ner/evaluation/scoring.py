@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
 
 SCHEMES: tuple[str, ...] = ("strict", "exact", "partial", "type")
 CATEGORIES: tuple[str, ...] = ("cor", "inc", "par", "mis", "spu")
@@ -86,6 +85,37 @@ class PRF:
 
     def to_dict(self) -> dict[str, float]:
         return {"p": self.p, "r": self.r, "f1": self.f1}
+
+
+@dataclass(frozen=True)
+class Score:
+    """P/R/F1 of summed counts under one scheme, with the counts, POS and ACT."""
+
+    p: float
+    r: float
+    f1: float
+    cor: int
+    inc: int
+    par: int
+    mis: int
+    spu: int
+    possible: int
+    actual: int
+
+    @classmethod
+    def of(cls, counts: Counts, scheme: str) -> Score:
+        """The score of summed counts under a scheme."""
+        prf = prf_from_tuple(*counts.as_tuple(), scheme=scheme)
+        return cls(prf.p, prf.r, prf.f1, *counts.as_tuple(), counts.possible, counts.actual)
+
+
+@dataclass(frozen=True)
+class SchemeScores:
+    """One scheme's micro score (with counts), macro P/R/F1 and per-label scores."""
+
+    micro: Score
+    macro: PRF
+    per_label: dict[str, Score]
 
 
 def prf_from_tuple(
@@ -223,34 +253,19 @@ def total(docs: Iterable[DocCounts]) -> DocCounts:
     return result
 
 
-def counts_dict(counts: Counts, scheme: str) -> dict[str, Any]:
-    """Counts with POS, ACT and P/R/F1, as written to metrics.json."""
-    return {
-        **prf(counts, scheme).to_dict(),
-        **dict(zip(CATEGORIES, counts.as_tuple(), strict=True)),
-        "possible": counts.possible,
-        "actual": counts.actual,
-    }
-
-
-def summarise(doc: DocCounts, labels: Sequence[str] | None = None) -> dict[str, Any]:
+def summarise(doc: DocCounts, labels: Sequence[str] | None = None) -> dict[str, SchemeScores]:
     """Scheme -> micro (with counts), macro and per-label scores of summed counts.
 
     Macro averages P, R and F1 over ``labels`` (default: every label seen in
     gold or predictions); a label with neither gold nor predictions scores 0.
     """
-    result: dict[str, Any] = {}
+    result: dict[str, SchemeScores] = {}
     for scheme in SCHEMES:
         table = doc.counts[scheme]
         names = list(labels) if labels is not None else sorted(k for k in table if k is not None)
-        per_label = {name: counts_dict(table.get(name, Counts()), scheme) for name in names}
-        macro = {
-            key: (sum(v[key] for v in per_label.values()) / len(per_label) if per_label else 0.0)
-            for key in ("p", "r", "f1")
-        }
-        result[scheme] = {
-            "micro": counts_dict(table[None], scheme),
-            "macro": macro,
-            "per_label": per_label,
-        }
+        per_label = {name: Score.of(table.get(name, Counts()), scheme) for name in names}
+        n = len(per_label)
+        macro = PRF(*(sum(getattr(v, key) for v in per_label.values()) / n if n else 0.0
+                      for key in ("p", "r", "f1")))
+        result[scheme] = SchemeScores(Score.of(table[None], scheme), macro, per_label)
     return result

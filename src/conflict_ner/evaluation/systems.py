@@ -21,15 +21,23 @@ from spacy.util import filter_spans, is_package
 from conflict_ner.convert import gold_docs, read_docbin
 from conflict_ner.scheme import LABELS
 
+# Factories whose components write entities by rule, not by a trained model.
+RULE_FACTORIES = frozenset({"span_ruler", "entity_ruler"})
+# What a system is in the report: the model, one of its ablations, or a baseline.
+MODEL, NER_ALONE, RULES_ALONE, BASELINE = "model", "ner alone", "rules alone", "baseline"
+
 
 @dataclass
 class System:
-    """A named predictor: a pipeline, and how its labels map onto ours (None: as they are)."""
+    """A named predictor: a pipeline, the components switched off while it predicts,
+    and how its labels map onto ours (None: as they are)."""
 
     name: str
     nlp: Language
     label_map: dict[str, str] | None = None
     note: str = ""
+    role: str = BASELINE
+    disable: tuple[str, ...] = ()
 
 
 @dataclass
@@ -42,11 +50,14 @@ class Skipped:
 
 @dataclass
 class Systems:
-    """The systems to score: the model first, then baselines, plus those skipped."""
+    """The systems to score: the model, its ablations, baselines, those skipped, and the
+    training data that decides which names the model has seen (None: not known)."""
 
     model: System
+    ablations: list[System] = field(default_factory=list)
     baselines: list[System] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    train: Path | None = None
 
 
 def load_gold(path: Path) -> list[Doc]:
@@ -79,8 +90,36 @@ def predict(system: System, gold: Sequence[Doc]) -> list[Doc]:
     A predicted entity off the gold token boundaries is widened to the tokens
     it touches (``expand``), the alignment spaCy's own scorer applies.
     """
-    predicted = system.nlp.pipe(doc.text for doc in gold)
+    with system.nlp.select_pipes(disable=list(system.disable)):
+        predicted = list(system.nlp.pipe(doc.text for doc in gold))
     return [_transfer(g, p, system.label_map) for g, p in zip(gold, predicted, strict=True)]
+
+
+def rule_components(nlp: Language) -> list[str]:
+    """The pipeline's components that set entities by rule (span and entity rulers)."""
+    return [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory in RULE_FACTORIES]
+
+
+def ablations(model: System) -> list[System | Skipped]:
+    """The model with its rule components off (NER alone) and its rule components alone."""
+    rules = rule_components(model.nlp)
+    others = [name for name in model.nlp.pipe_names if name not in rules]
+    no_rules = Skipped("", "the pipeline has no rule component")
+    ner_alone = System(NER_ALONE, model.nlp, role=NER_ALONE, disable=tuple(rules),
+                       note=f"rule components off: {', '.join(rules)}")
+    rules_alone = System(RULES_ALONE, model.nlp, role=RULES_ALONE, disable=tuple(others),
+                         note=f"only {', '.join(rules)}")
+    return [
+        ner_alone if rules and others else Skipped(
+            NER_ALONE, no_rules.reason if not rules else "the pipeline is nothing but rules"),
+        rules_alone if rules else Skipped(RULES_ALONE, no_rules.reason),
+    ]
+
+
+def trained_on(nlp: Language) -> Path | None:
+    """The training data a pipeline's config names (``paths.train``), if that file exists."""
+    path = nlp.config.get("paths", {}).get("train")
+    return Path(path) if isinstance(path, str) and Path(path).is_file() else None
 
 
 def _transfer(gold: Doc, pred: Doc, label_map: dict[str, str] | None) -> Doc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,8 +11,8 @@ from sklearn.metrics import confusion_matrix
 from spacy.tokens import Doc
 
 from conflict_ner.evaluation.crosscheck import ents_of
+from conflict_ner.evaluation.plots import pyplot, save_png
 from conflict_ner.evaluation.scoring import Ent, align
-from conflict_ner.files import write_bytes_atomic
 
 # Error kinds, in the order the report lists them.
 KINDS: tuple[str, ...] = ("false_positive", "false_negative", "boundary", "label", "boundary_label")
@@ -122,13 +121,8 @@ def token_confusion(
 
 
 def plot_confusion(names: Sequence[str], matrix: np.ndarray, path: Path, title: str) -> Path:
-    """Draw the confusion matrix as a PNG, written atomically (temp file, then rename)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display here, and none needed
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=120)
+    """Draw the confusion matrix as a PNG, written atomically."""
+    fig, ax = pyplot().subplots(figsize=(4.8, 4.2), dpi=120)
     # Colour by share of each gold row, so rare labels are not washed out by O.
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
@@ -141,11 +135,4 @@ def plot_confusion(names: Sequence[str], matrix: np.ndarray, path: Path, title: 
         for j in range(len(names)):
             colour = "white" if shares[i, j] > 0.6 else "black"
             ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=colour)
-    fig.tight_layout()
-    image = io.BytesIO()
-    try:
-        fig.savefig(image, format="png")
-    finally:
-        plt.close(fig)
-    write_bytes_atomic(Path(path), image.getvalue())
-    return Path(path)
+    return save_png(fig, path)
