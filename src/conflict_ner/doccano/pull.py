@@ -1,7 +1,9 @@
 """Pull annotations back from doccano as Prodigy tasks.
 
 pull: downloads everything first (examples, members, two exports), then
-writes, each file atomically:
+writes all files into a new folder beside the output folder and swaps it in
+whole, so a pull leaves either all new files or the old folder untouched.
+The output folder is pull's: one holding anything else is refused.
 
     raw/                 doccano's export zips and listings, untouched
     annotators/<u>.jsonl Prodigy tasks per annotator; each span names its annotator
@@ -15,7 +17,10 @@ The merge policy is in ``merge``, agreement in ``agreement``.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,11 +39,18 @@ from conflict_ner.doccano.push import HASH_KEY
 from conflict_ner.doccano.render import agreement_table, conflicts_markdown
 from conflict_ner.doccano.votes import ExampleVotes
 from conflict_ner.tasks import (
+    InvalidInput,
+    Problem,
     Task,
     make_task,
     write_bytes_atomic,
     write_jsonl,
     write_text_atomic,
+)
+
+# What a pull writes into its output folder (and all it may find there).
+PULL_OUTPUTS = frozenset(
+    {"raw", "annotators", "merged.jsonl", "conflicts.jsonl", "conflicts.md", "agreement.json"}
 )
 
 
@@ -150,6 +162,7 @@ def pull(
 
     ``ignore_users``: users whose spans neither vote nor get a file (raw keeps them).
     """
+    check_out_dir(Path(out_dir))
     api = api or DoccanoAPI(resolve_connection(data_dir))
     dl = download(api, project)  # a failure here leaves out_dir untouched
     issues: list[SpanIssue] = []
@@ -177,6 +190,27 @@ def _safe_name(user: str) -> str:
     return re.sub(r"[^\w.@+-]", "_", user) or "_"
 
 
+def check_out_dir(out: Path) -> None:
+    """Raise InvalidInput unless ``out`` is missing, or a folder of earlier pull outputs only
+    (it is replaced whole)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InvalidInput([Problem(out, 0, "the pull output folder is a file")])
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in PULL_OUTPUTS)
+    if foreign:
+        raise InvalidInput(
+            [
+                Problem(
+                    out,
+                    0,
+                    f"holds {', '.join(foreign[:5])}, which pull did not write; pull replaces "
+                    "its output folder whole, so choose an empty folder or an earlier pull's",
+                )
+            ]
+        )
+
+
 def _write_pull(
     out: Path,
     dl: Download,
@@ -185,20 +219,52 @@ def _write_pull(
     conflicts: list[Conflict],
     result: dict[str, Any],
 ) -> None:
-    """Write every pull output, each through a temporary file and a rename."""
+    """Write every output into a new folder beside ``out``, then swap it in for ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.pull-", dir=out.parent))
+    try:
+        _write_files(stage, dl, per_user, merged, conflicts, result)
+        mask = os.umask(0)
+        os.umask(mask)
+        stage.chmod(0o777 & ~mask)  # mkdtemp's folder is 0700; outputs get the usual mode
+        _swap_in(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _swap_in(stage: Path, out: Path) -> None:
+    """Put folder ``stage`` where ``out`` is, by renames; the old ``out`` is deleted after."""
+    if not out.exists():
+        stage.rename(out)
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    out.rename(old)
+    try:
+        stage.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_files(
+    out: Path,
+    dl: Download,
+    per_user: dict[str, list[Task]],
+    merged: list[Task],
+    conflicts: list[Conflict],
+    result: dict[str, Any],
+) -> None:
+    """Write every pull output into the (new, empty) folder ``out``."""
     raw = out / "raw"
     write_bytes_atomic(raw / "export_all.zip", dl.export_all.raw)
     write_bytes_atomic(raw / "export_confirmed.zip", dl.export_confirmed.raw)
     write_text_atomic(raw / "examples.json", json.dumps(dl.examples, indent=1, ensure_ascii=False))
     write_text_atomic(raw / "members.json", json.dumps(dl.members, indent=1, ensure_ascii=False))
-    written = set()
+    (out / "annotators").mkdir()
     for user, tasks in per_user.items():
-        path = out / "annotators" / f"{_safe_name(user)}.jsonl"
-        write_jsonl(path, tasks)
-        written.add(path.name)
-    for stale in (out / "annotators").glob("*.jsonl"):
-        if stale.name not in written:  # an annotator from an earlier pull with nothing now
-            stale.unlink()
+        write_jsonl(out / "annotators" / f"{_safe_name(user)}.jsonl", tasks)
     write_jsonl(out / "merged.jsonl", merged)
     write_jsonl(out / "conflicts.jsonl", [c.to_json() for c in conflicts])
     write_text_atomic(out / "conflicts.md", conflicts_markdown(conflicts, dl.project))
