@@ -242,7 +242,11 @@ def _check_tokens(text: str, tokens: Any) -> list[str]:
 
 
 def _check_span(
-    i: int, span: Any, text: str, tokens: list[dict[str, Any]] | None, labels: set[str] | None
+    i: int,
+    span: Any,
+    text: str,
+    index: tuple[dict[int, int], dict[int, int]] | None,
+    labels: set[str] | None,
 ) -> list[str]:
     if not isinstance(span, dict) or not {"start", "end", "label"} <= span.keys():
         return [f"span {i} needs start, end and label"]
@@ -260,8 +264,8 @@ def _check_span(
     surface = text[start:end]
     if surface != surface.strip():
         problems.append(f"{name} starts or ends with whitespace: {surface!r}")
-    if tokens:
-        starts, ends = token_index(tokens)
+    if index:
+        starts, ends = index
         if start not in starts or end not in ends:
             problems.append(f"{name} is not on token boundaries: {surface!r}")
         elif ("token_start" in span and span["token_start"] != starts[start]) or (
@@ -286,9 +290,10 @@ def check_task(task: Task, labels: Iterable[str] | None = LABELS) -> list[str]:
     if not isinstance(spans, list):
         return [*problems, "'spans' must be a list"]
     label_set = set(labels) if labels is not None else None
-    token_list = tokens if isinstance(tokens, list) and not problems else None
+    # The token index once per task: rebuilt per span it made validation quadratic.
+    index = token_index(tokens) if isinstance(tokens, list) and tokens and not problems else None
     for i, span in enumerate(spans):
-        problems += _check_span(i, span, text, token_list, label_set)
+        problems += _check_span(i, span, text, index, label_set)
     problems += _check_overlaps(spans)
     return problems
 
