@@ -222,3 +222,17 @@ def test_a_task_made_for_the_gold_matches_by_text_when_ids_differ(
         tmp_path / "a.jsonl", project_name, "gold", [tmp_path / "gold.jsonl"], doccano_api
     )
     assert report.spans == 1
+
+
+@pytest.mark.parametrize("which", [0, -1])
+def test_a_push_after_examples_were_deleted_in_doccano_adds_them_again(
+    doccano_api: DoccanoAPI, project_name: str, gold: list, tmp_path: Path, which: int
+) -> None:
+    # The second push trusts what the first one saw only while the project is unchanged.
+    articles = _articles(tmp_path / "a.jsonl", gold[:3])
+    doccano_push.push(articles, project_name, api=doccano_api)
+    project_id = doccano_api.find_project(project_name) or 0
+    doccano_api.delete_example(project_id, doccano_api.list_examples(project_id)[which]["id"])
+    again = doccano_push.push(articles, project_name, api=doccano_api)
+    assert (again.added, again.already) == (1, 2)
+    assert doccano_push.push(articles, project_name, api=doccano_api).added == 0

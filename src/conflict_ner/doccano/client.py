@@ -374,6 +374,14 @@ class DoccanoAPI:
         page = self._get_json(f"projects/{project_id}/examples", "count examples", limit=1)
         return int(page["count"])
 
+    def newest_example(self, project_id: int) -> dict[str, Any] | None:
+        """The example uploaded last (one small request), or None in an empty project."""
+        page = self._get_json(
+            f"projects/{project_id}/examples", "find the newest example",
+            limit=1, ordering="-created_at",
+        )  # fmt: skip
+        return page["results"][0] if page["results"] else None
+
     # -- bulk import ----------------------------------------------------------------
     def import_rows(self, project_id: int, rows: list[dict[str, Any]], name: str) -> ImportReport:
         """Import rows (text, label [[start, end, label]...], meta fields), in order.
@@ -488,6 +496,14 @@ class DoccanoAPI:
                 f"add a span to example {example_id}",
                 idempotent=False,
             )
+
+    def delete_example(self, project_id: int, example_id: int) -> None:
+        """Delete one example and its annotations (needs a project admin)."""
+        self._guard(
+            lambda: self._examples.delete(project_id, example_id),
+            f"delete example {example_id}",
+            idempotent=False,
+        )
 
     def confirm(self, project_id: int, example_id: int) -> None:
         """Mark an example as done by the logged-in user (doccano's checkmark; it toggles)."""
