@@ -144,11 +144,12 @@ def test_annotators_merge_and_conflicts(
     assert report.conflicts == 2 and "minority 1/3" in (out / "conflicts.md").read_text()
     users = {p.stem for p in (out / "annotators").glob("*.jsonl")}
     assert users == {"admin", ann.connection.username, ann2.connection.username}
-    pairs = {(p["a"], p["b"]): p for p in report.agreement["pairs"]}
+    pairs = {(p.a, p.b): p for p in report.agreement.pairs}
     admin_ann2 = pairs[tuple(sorted(["admin", ann2.connection.username]))]
-    assert admin_ann2["span_f1"] == 1.0 and admin_ann2["token_kappa"] == 1.0
-    saved = json.loads((out / "agreement.json").read_text())
-    assert saved["pairs"] == report.agreement["pairs"]
+    assert admin_ann2.span_f1 == 1.0 and admin_ann2.token_kappa == 1.0
+    saved = doccano_pull.PullSummary.from_json(json.loads((out / "agreement.json").read_text()))
+    assert saved.agreement == report.agreement
+    assert saved.conflicts == {"tie": 1, "minority": 1} and saved.merged_examples == 2
 
     # Without the pushing account's pre-annotations, example one is ann's alone.
     doccano_pull.pull(project_name, tmp_path / "humans", api=doccano_api, ignore_users=["admin"])

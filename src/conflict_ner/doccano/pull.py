@@ -31,7 +31,7 @@ from rich.console import Console
 
 from conflict_ner.articles import article_id
 from conflict_ner.convert import SpanIssue, align_spans, doccano_spans
-from conflict_ner.doccano.agreement import agreement
+from conflict_ner.doccano.agreement import Agreement, agreement
 from conflict_ner.doccano.client import DoccanoAPI, Export, resolve_connection
 from conflict_ner.doccano.errors import DoccanoError
 from conflict_ner.doccano.merge import Conflict, merge
@@ -138,6 +138,31 @@ def annotator_tasks(votes: list[ExampleVotes], project: str) -> dict[str, list[T
 
 
 @dataclass
+class PullSummary:
+    """What agreement.json holds: the agreement, how many examples merged, and the
+    conflicts by outcome."""
+
+    agreement: Agreement
+    merged_examples: int
+    conflicts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (the agreement's keys at the top level)."""
+        return {
+            **self.agreement.to_json(),
+            "merged_examples": self.merged_examples,
+            "conflicts": self.conflicts,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PullSummary:
+        """Read back what ``to_json`` wrote."""
+        return cls(
+            Agreement.from_json(data), int(data["merged_examples"]), dict(data["conflicts"])
+        )
+
+
+@dataclass
 class PullReport:
     """What a pull wrote."""
 
@@ -146,7 +171,7 @@ class PullReport:
     examples: int
     merged: int
     conflicts: int
-    agreement: dict[str, Any]
+    agreement: Agreement
     issues: list[SpanIssue]
 
 
@@ -171,8 +196,9 @@ def pull(
     per_user = annotator_tasks(votes, project)
     merged, conflicts = merge(votes, roles, project)
     result = agreement(votes)
-    _write_pull(Path(out_dir), dl, per_user, merged, conflicts, result)
-    if console is not None and result["pairs"]:
+    summary = PullSummary(result, len(merged), dict(Counter(c.outcome for c in conflicts)))
+    _write_pull(Path(out_dir), dl, per_user, merged, conflicts, summary)
+    if console is not None and result.pairs:
         console.print(agreement_table(result))
     return PullReport(
         Path(out_dir),
@@ -217,13 +243,13 @@ def _write_pull(
     per_user: dict[str, list[Task]],
     merged: list[Task],
     conflicts: list[Conflict],
-    result: dict[str, Any],
+    summary: PullSummary,
 ) -> None:
     """Write every output into a new folder beside ``out``, then swap it in for ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.pull-", dir=out.parent))
     try:
-        _write_files(stage, dl, per_user, merged, conflicts, result)
+        _write_files(stage, dl, per_user, merged, conflicts, summary)
         mask = os.umask(0)
         os.umask(mask)
         stage.chmod(0o777 & ~mask)  # mkdtemp's folder is 0700; outputs get the usual mode
@@ -254,7 +280,7 @@ def _write_files(
     per_user: dict[str, list[Task]],
     merged: list[Task],
     conflicts: list[Conflict],
-    result: dict[str, Any],
+    summary: PullSummary,
 ) -> None:
     """Write every pull output into the (new, empty) folder ``out``."""
     raw = out / "raw"
@@ -268,6 +294,4 @@ def _write_files(
     write_jsonl(out / "merged.jsonl", merged)
     write_jsonl(out / "conflicts.jsonl", [c.to_json() for c in conflicts])
     write_text_atomic(out / "conflicts.md", conflicts_markdown(conflicts, dl.project))
-    counts = Counter(c.outcome for c in conflicts)
-    summary = {**result, "merged_examples": len(merged), "conflicts": dict(counts)}
-    write_text_atomic(out / "agreement.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out / "agreement.json", json.dumps(summary.to_json(), indent=2) + "\n")
