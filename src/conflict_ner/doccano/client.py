@@ -431,7 +431,13 @@ class DoccanoAPI:
         """Wait (bounded) for a Celery task; return its result or raise doccano's error."""
         deadline = time.monotonic() + self.task_timeout
         while True:
-            status = self._guard(partial(self._tasks.get, task_id), f"check the {what} task")
+            try:
+                status = self._guard(partial(self._tasks.get, task_id), f"check the {what} task")
+            except DoccanoUnreachable as err:
+                # A 5xx while the task writes (a locked database) is worth waiting out.
+                if not isinstance(err.__cause__, DoccanoAPIError) or time.monotonic() > deadline:
+                    raise
+                continue
             if status.ready:
                 if status.error:
                     raise DoccanoError(f"doccano's {what} task failed: {status.error}")

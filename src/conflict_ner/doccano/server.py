@@ -25,6 +25,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import venv as venv_mod
@@ -192,6 +193,14 @@ def database_url(data_dir: Path) -> str:
     fragment or query) and the database would land outside the data folder.
     """
     return "sqlite:///" + quote(str(Path(data_dir).absolute() / "db.sqlite3"))
+
+
+def use_wal(data_dir: Path) -> None:
+    """Put the database in write-ahead-log mode (kept in the file): readers, such as the
+    task-status polls, then go on while an import writes (in the default mode they
+    waited for the lock, and after 5 s answered 500: "database is locked")."""
+    with contextlib.closing(sqlite3.connect(Path(data_dir) / "db.sqlite3")) as db:
+        db.execute("PRAGMA journal_mode=WAL")
 
 
 def _server_env(data_dir: Path, secret_key: str) -> dict[str, str]:
@@ -512,6 +521,7 @@ def up(
     env_venv = ensure_venv(venv_path(data_dir, venv), console)
     down(data_dir, quiet=True)  # clear stale records of half-dead servers
     creds = _init_database(data_dir, env_venv, console)
+    use_wal(data_dir)
     url = f"http://{host}:{port}"
     if not _port_free(host, port):
         raise DoccanoError(f"port {port} on {host} is taken; choose another with --port")
