@@ -197,7 +197,7 @@ def pull(
     merged, conflicts = merge(votes, roles, project)
     result = agreement(votes)
     summary = PullSummary(result, len(merged), dict(Counter(c.outcome for c in conflicts)))
-    _write_pull(Path(out_dir), dl, per_user, merged, conflicts, summary)
+    _write_pull(Path(out_dir), PullOutputs(dl, per_user, merged, conflicts, summary))
     if console is not None and result.pairs:
         console.print(agreement_table(result))
     return PullReport(
@@ -237,19 +237,23 @@ def check_out_dir(out: Path) -> None:
         )
 
 
-def _write_pull(
-    out: Path,
-    dl: Download,
-    per_user: dict[str, list[Task]],
-    merged: list[Task],
-    conflicts: list[Conflict],
-    summary: PullSummary,
-) -> None:
+@dataclass
+class PullOutputs:
+    """Everything a pull writes, computed before anything is."""
+
+    dl: Download
+    per_user: dict[str, list[Task]]
+    merged: list[Task]
+    conflicts: list[Conflict]
+    summary: PullSummary
+
+
+def _write_pull(out: Path, outputs: PullOutputs) -> None:
     """Write every output into a new folder beside ``out``, then swap it in for ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.pull-", dir=out.parent))
     try:
-        _write_files(stage, dl, per_user, merged, conflicts, summary)
+        _write_files(stage, outputs)
         mask = os.umask(0)
         os.umask(mask)
         stage.chmod(0o777 & ~mask)  # mkdtemp's folder is 0700; outputs get the usual mode
@@ -274,24 +278,18 @@ def _swap_in(stage: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_files(
-    out: Path,
-    dl: Download,
-    per_user: dict[str, list[Task]],
-    merged: list[Task],
-    conflicts: list[Conflict],
-    summary: PullSummary,
-) -> None:
+def _write_files(out: Path, outputs: PullOutputs) -> None:
     """Write every pull output into the (new, empty) folder ``out``."""
+    dl, conflicts, summary = outputs.dl, outputs.conflicts, outputs.summary
     raw = out / "raw"
     write_bytes_atomic(raw / "export_all.zip", dl.export_all.raw)
     write_bytes_atomic(raw / "export_confirmed.zip", dl.export_confirmed.raw)
     write_text_atomic(raw / "examples.json", json.dumps(dl.examples, indent=1, ensure_ascii=False))
     write_text_atomic(raw / "members.json", json.dumps(dl.members, indent=1, ensure_ascii=False))
     (out / "annotators").mkdir()
-    for user, tasks in per_user.items():
+    for user, tasks in outputs.per_user.items():
         write_jsonl(out / "annotators" / f"{_safe_name(user)}.jsonl", tasks)
-    write_jsonl(out / "merged.jsonl", merged)
+    write_jsonl(out / "merged.jsonl", outputs.merged)
     write_jsonl(out / "conflicts.jsonl", [c.to_json() for c in conflicts])
     write_text_atomic(out / "conflicts.md", conflicts_markdown(conflicts, dl.project))
     write_text_atomic(out / "agreement.json", json.dumps(summary.to_json(), indent=2) + "\n")
