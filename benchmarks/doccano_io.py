@@ -10,10 +10,15 @@ words; random faction and place names from a template) as an articles JSONL
 and a gold Prodigy JSONL (tasks.make_task), then times, each against its own
 new doccano project:
 
-- push: doccano.push.push with --pre-annotate gold (read + validate the gold, list
-  what doccano has, upload, doccano's import task, check that all arrived);
+- push: doccano.push.push with --pre-annotate gold (ask doccano what it has, read
+  the gold and validate the tasks of the new articles, upload, doccano's import
+  task, check that all arrived);
 - pull: doccano.pull.pull (examples, members, two exports, merge, files written);
-- re-push: the same push again, which must add zero examples (exit 1 if not).
+- re-push: the same push again, which must add zero examples (exit 1 if not);
+  the push remembers what the project holds, so this asks doccano only for
+  the project's fingerprint;
+- cold re-push: the same again with that memory deleted (as from another
+  machine), which lists every example from doccano.
 
 Ratios: seconds per 1,000 examples at the largest size over the smallest
 (scaling; 1.0 is linear) and push over pull at each size. 10,000 is the
@@ -186,13 +191,18 @@ def round_trip(api: DoccanoAPI, size: int, seed: int, work: Path) -> dict[str, A
     pulled, pull_s = timed(f"pull {size:,} articles", lambda: doccano_pull.pull(
         project, work / f"pull-{size}", api=api))  # fmt: skip
     again, repush_s = timed(f"re-push {size:,} articles", push)
+    known = doccano_push.KnownExamples(api, project, first.project_id)
+    known.path.unlink(missing_ok=True)
+    cold, cold_s = timed(f"cold re-push {size:,} articles", push)
     figures = {"size": size, "words": words, "added": first.added, "spans": first.spans,
                "pulled": pulled.examples, "merged": pulled.merged, "push_s": push_s,
-               "pull_s": pull_s, "repush_s": repush_s, "repush_added": again.added,
+               "pull_s": pull_s, "repush_s": repush_s, "repush_added": again.added + cold.added,
+               "cold_repush_s": cold_s,
                "gold_mib": gold.stat().st_size / 2**20}  # fmt: skip
     console.print(f"{size:,}: pushed {first.added:,} ({first.spans:,} spans) in {push_s:.1f} s, "
                   f"pulled {pulled.examples:,} in {pull_s:.1f} s, re-push added {again.added} "
-                  f"in {repush_s:.1f} s")  # fmt: skip
+                  f"in {repush_s:.1f} s, cold re-push added {cold.added} "
+                  f"in {cold_s:.1f} s")  # fmt: skip
     return figures
 
 
@@ -204,9 +214,10 @@ def report(runs: list[dict[str, Any]]) -> dict[str, float]:
         rows.append([f"{r['size']:,}", f"{r['words']:,}", f"{r['push_s']:.1f}",
                      f"{r['push_s'] * per_k:.2f}", f"{r['pull_s']:.1f}",
                      f"{r['pull_s'] * per_k:.2f}", f"{r['repush_s']:.1f}",
-                     str(r["repush_added"]), f"{ratio(r['push_s'], r['pull_s']):.2f}"])  # fmt: skip
+                     f"{r['cold_repush_s']:.1f}", str(r["repush_added"]),
+                     f"{ratio(r['push_s'], r['pull_s']):.2f}"])  # fmt: skip
     columns = ["examples", "words", "push s", "push s/1k", "pull s", "pull s/1k",
-               "re-push s", "re-push added", "push/pull"]  # fmt: skip
+               "re-push s", "cold re-push s", "re-push added", "push/pull"]  # fmt: skip
     console.print(table("doccano push and pull", columns, rows))
     ratios = {f"push/pull at {r['size']}": ratio(r["push_s"], r["pull_s"]) for r in runs}
     if len(runs) > 1:

@@ -61,7 +61,12 @@ def test_round_trip_gold_pre_annotations(
     for task in everything:
         back = merged[task["meta"]["article_id"]]
         assert _spans(back) == _spans(task)
-        assert back["meta"].get("theatre") == task["meta"].get("theatre")
+        # Annotators see only title, date, outlet, url and article id (those it has).
+        assert set(back["meta"]) <= {*doccano_push.META_FIELDS, "doccano_example_id", "annotators"}
+        assert back["meta"].get("title") == task["meta"].get("title")
+        if task["meta"].get("origin") == "composed":
+            assert back["meta"]["outlet"] == task["meta"]["source"]
+        assert None not in back["meta"].values()
         assert (back["_input_hash"], back["_task_hash"]) == (
             task["_input_hash"],
             task["_task_hash"],
@@ -140,11 +145,12 @@ def test_annotators_merge_and_conflicts(
     assert report.conflicts == 2 and "minority 1/3" in (out / "conflicts.md").read_text()
     users = {p.stem for p in (out / "annotators").glob("*.jsonl")}
     assert users == {"admin", ann.connection.username, ann2.connection.username}
-    pairs = {(p["a"], p["b"]): p for p in report.agreement["pairs"]}
+    pairs = {(p.a, p.b): p for p in report.agreement.pairs}
     admin_ann2 = pairs[tuple(sorted(["admin", ann2.connection.username]))]
-    assert admin_ann2["span_f1"] == 1.0 and admin_ann2["token_kappa"] == 1.0
-    saved = json.loads((out / "agreement.json").read_text())
-    assert saved["pairs"] == report.agreement["pairs"]
+    assert admin_ann2.span_f1 == 1.0 and admin_ann2.token_kappa == 1.0
+    saved = doccano_pull.PullSummary.from_json(json.loads((out / "agreement.json").read_text()))
+    assert saved.agreement == report.agreement
+    assert saved.conflicts == {"tie": 1, "minority": 1} and saved.merged_examples == 2
 
     # Without the pushing account's pre-annotations, example one is ann's alone.
     doccano_pull.pull(project_name, tmp_path / "humans", api=doccano_api, ignore_users=["admin"])

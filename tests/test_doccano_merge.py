@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from conflict_ner.doccano import server
-from conflict_ner.doccano.agreement import agreement
+from conflict_ner.doccano.agreement import Agreement, agreement
 from conflict_ner.doccano.client import resolve_connection
 from conflict_ner.doccano.errors import ConfigError
 from conflict_ner.doccano.merge import decide, merge
@@ -71,12 +72,14 @@ def test_merge_writes_conflicts_and_skips_unannotated() -> None:
 
 def test_agreement_f1_and_kappa() -> None:
     same = _votes({"a": [YPG, RAQQA], "b": [YPG, RAQQA]})
-    assert agreement([same])["pairs"][0]["span_f1"] == 1.0
-    assert agreement([same])["pairs"][0]["token_kappa"] == 1.0
+    assert agreement([same]).pairs[0].span_f1 == 1.0
+    assert agreement([same]).pairs[0].token_kappa == 1.0
     differ = _votes({"a": [YPG, RAQQA], "b": [YPG, MANBIJ]})
-    pair = agreement([differ])["pairs"][0]
-    assert pair["span_f1"] == 0.5 and pair["matching_spans"] == 1
-    assert 0 < pair["token_kappa"] < 1
+    result = agreement([differ])
+    pair = result.pairs[0]
+    assert pair.span_f1 == 0.5 and pair.matching_spans == 1
+    assert pair.token_kappa is not None and 0 < pair.token_kappa < 1
+    assert Agreement.from_json(json.loads(json.dumps(result.to_json()))) == result
 
 
 # -- connection configuration ---------------------------------------------------------------

@@ -172,7 +172,11 @@ def _check_tokens(text: str, tokens: Any) -> list[Finding]:
 
 
 def _check_span(
-    i: int, span: Any, text: str, tokens: list[dict[str, Any]] | None, labels: set[str] | None
+    i: int,
+    span: Any,
+    text: str,
+    index: tuple[dict[int, int], dict[int, int]] | None,
+    labels: set[str] | None,
 ) -> list[Finding]:
     if not isinstance(span, dict) or not {"start", "end", "label"} <= span.keys():
         return [Finding(Code.SPAN, f"span {i} needs start, end and label")]
@@ -195,8 +199,8 @@ def _check_span(
     if surface != surface.strip():
         message = f"{name} starts or ends with whitespace: {surface!r}"
         problems.append(Finding(Code.WHITESPACE, message))
-    if tokens:
-        starts, ends = token_index(tokens)
+    if index:
+        starts, ends = index
         if start not in starts or end not in ends:
             message = f"{name} is not on token boundaries: {surface!r}"
             problems.append(Finding(Code.BOUNDARY, message))
@@ -235,9 +239,12 @@ def check_task(task: Task, labels: Iterable[str] | None = LABELS) -> list[Findin
     if not isinstance(spans, list):
         return [*problems, Finding(Code.SHAPE, "'spans' must be a list")]
     label_set = set(labels) if labels is not None else None
-    token_list = tokens if isinstance(tokens, list) and not token_problems else None
+    # The token index once per task: rebuilt per span it made validation quadratic.
+    index = (
+        token_index(tokens) if isinstance(tokens, list) and tokens and not token_problems else None
+    )
     for i, span in enumerate(spans):
-        problems += _check_span(i, span, text, token_list, label_set)
+        problems += _check_span(i, span, text, index, label_set)
     problems += _check_overlaps(spans)
     return problems
 

@@ -50,7 +50,8 @@ def status(data_dir: Path = DATA_DIR) -> None:
     """Show whether the local doccano runs, its URL and processes."""
     from conflict_ner.doccano import server
 
-    info = server.status(data_dir)
+    with exit_on_error():
+        info = server.status(data_dir)
     table = Table(title=f"doccano in {data_dir}")
     table.add_column("process")
     table.add_column("pid", justify="right")

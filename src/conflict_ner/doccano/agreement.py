@@ -4,6 +4,7 @@ span F1 (exact start, end and label) and Cohen's kappa over tokens."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from typing import Any
 
@@ -25,10 +26,50 @@ def token_labels(text: str, spans: Iterable[SpanTuple]) -> list[str]:
     return labels
 
 
-def agreement(votes: list[ExampleVotes]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PairAgreement:
+    """How two annotators agree on the examples both annotated."""
+
+    a: str
+    b: str
+    examples: int
+    spans_a: int
+    spans_b: int
+    matching_spans: int
+    span_f1: float
+    tokens: int
+    token_kappa: float | None
+
+
+@dataclass
+class Agreement:
+    """Pairwise agreement of every two annotators (as saved in agreement.json)."""
+
+    annotators: list[str]
+    pairs: list[PairAgreement] = field(default_factory=list)
+
+    SPAN_MATCH = "exact start, end and label"
+    KAPPA_UNIT = "token; label per token (O, FACTION, PLACE); spaCy blank English tokens"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form, with what the figures count."""
+        return {
+            "annotators": self.annotators,
+            "span_match": self.SPAN_MATCH,
+            "kappa_unit": self.KAPPA_UNIT,
+            "pairs": [asdict(p) for p in self.pairs],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Agreement:
+        """Read back what ``to_json`` wrote (other keys are ignored)."""
+        return cls(list(data["annotators"]), [PairAgreement(**p) for p in data["pairs"]])
+
+
+def agreement(votes: list[ExampleVotes]) -> Agreement:
     """Pairwise span F1 (exact start, end, label) and Cohen's kappa over tokens."""
     users = sorted({u for ex in votes for u in ex.spans})
-    pairs = []
+    result = Agreement(users)
     for a, b in combinations(users, 2):
         shared = [ex for ex in votes if a in ex.spans and b in ex.spans]
         if not shared:
@@ -39,25 +80,10 @@ def agreement(votes: list[ExampleVotes]) -> dict[str, Any]:
         ya = [lab for ex in shared for lab in token_labels(ex.text, ex.spans[a])]
         yb = [lab for ex in shared for lab in token_labels(ex.text, ex.spans[b])]
         f1 = 2 * tp / (na + nb) if na + nb else 1.0
-        pairs.append(
-            {
-                "a": a,
-                "b": b,
-                "examples": len(shared),
-                "spans_a": na,
-                "spans_b": nb,
-                "matching_spans": tp,
-                "span_f1": round(f1, 4),
-                "tokens": len(ya),
-                "token_kappa": _kappa(ya, yb),
-            }
+        result.pairs.append(
+            PairAgreement(a, b, len(shared), na, nb, tp, round(f1, 4), len(ya), _kappa(ya, yb))
         )
-    return {
-        "annotators": users,
-        "span_match": "exact start, end and label",
-        "kappa_unit": "token; label per token (O, FACTION, PLACE); spaCy blank English tokens",
-        "pairs": pairs,
-    }
+    return result
 
 
 def _kappa(ya: list[str], yb: list[str]) -> float | None:

@@ -1,9 +1,14 @@
 """The one adapter around doccano's REST API (doccano-client 1.2.8 underneath).
 
 Nothing outside this module knows doccano's URLs, payloads or file formats.
-Every call goes through ``_guard``: transient failures (connection refused or
-reset, timeouts, 5xx) are retried with backoff, then turned into
-``DoccanoUnreachable``; a refused login becomes ``DoccanoAuthError``.
+doccano-client's public repositories and use cases do the requests, over one
+session whose every request has a connect and a read timeout. Every call goes
+through ``_guard``: transient failures (connection refused or reset, connect
+timeouts, 5xx) are retried with backoff, then turned into
+``DoccanoUnreachable``; a read timeout is not retried (a server that takes a
+request and never answers would only hang longer); a 404 becomes
+``DoccanoNotFound`` (at login: a wrong URL); a refused login becomes
+``DoccanoAuthError``.
 """
 
 from __future__ import annotations
@@ -21,12 +26,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
-from doccano_client import DoccanoClient
 from doccano_client.exceptions import DoccanoAPIError
 from doccano_client.models.data_download import Option as ExportOption
 from doccano_client.models.data_upload import Task as ImportTask
+from doccano_client.models.label import Span
+from doccano_client.repositories.base import BaseRepository
 from doccano_client.repositories.data_download import DataDownloadRepository
 from doccano_client.repositories.data_upload import DataUploadRepository
+from doccano_client.repositories.example import ExampleRepository
+from doccano_client.repositories.label import SpanRepository
+from doccano_client.repositories.label_type import SpanTypeRepository
+from doccano_client.repositories.member import MemberRepository
+from doccano_client.repositories.project import ProjectRepository
+from doccano_client.repositories.role import RoleRepository
+from doccano_client.repositories.task_status import TaskStatusRepository
+from doccano_client.repositories.user import UserRepository
+from doccano_client.services.label_type import LabelTypeService
+from doccano_client.usecase.label_type import LabelTypeUseCase
+from doccano_client.usecase.member import MemberUseCase
+from doccano_client.usecase.project import ProjectUseCase
+from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryError,
     Retrying,
@@ -41,6 +60,7 @@ from conflict_ner.doccano.errors import (
     DoccanoAuthError,
     DoccanoError,
     DoccanoImportError,
+    DoccanoNotFound,
     DoccanoUnreachable,
 )
 from conflict_ner.scheme import SCHEME, Label
@@ -56,6 +76,12 @@ PROJECT_TYPE = "SequenceLabeling"
 EXPORT_FORMAT = "JSONL"
 PAGE = 200  # examples per listing request (doccano's own page size is 5)
 ATTEMPTS = 4  # first try + 3 retries, backoff 0.5 s, 1 s, 2 s
+# Seconds to connect, and to wait for each answer. doccano answers every call
+# we make in well under a second on loopback; slow work (imports, exports) runs
+# in its Celery worker and is polled (wait_task), so no answer takes minutes.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 60.0
+Timeouts = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -106,10 +132,14 @@ def _env_password() -> str | None:
 
 
 def _transient(err: BaseException) -> bool:
-    """Worth retrying: no connection, reset, timeout, or a 5xx answer."""
+    """Worth retrying: no connection, reset, connect timeout, or a 5xx answer.
+
+    A read timeout is not: the server took the request and did not answer in
+    time, and asking again would multiply the wait.
+    """
     if isinstance(err, DoccanoAPIError):
         return err.response is not None and err.response.status_code >= 500
-    return isinstance(err, requests.ConnectionError | requests.Timeout)
+    return isinstance(err, requests.ConnectionError) and not isinstance(err, requests.ReadTimeout)
 
 
 def _refused(err: BaseException) -> bool:
@@ -126,6 +156,29 @@ def _api_message(err: DoccanoAPIError) -> str:
         return json.dumps(response.json(), ensure_ascii=False)
     except ValueError:
         return f"{response.status_code} {response.reason}: {response.text[:300]}"
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """Gives every request that names no timeout of its own the (connect, read) timeouts."""
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        super().__init__()
+        self.timeouts = timeouts
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeouts
+        return super().send(request, **kwargs)
+
+
+class _Repository(BaseRepository):
+    """doccano-client's base repository (one logged-in session) with timeouts on every call."""
+
+    def __init__(self, base_url: str, timeouts: Timeouts) -> None:
+        super().__init__(base_url)
+        adapter = _TimeoutAdapter(timeouts)
+        for scheme in ("http://", "https://"):
+            self._session.mount(scheme, adapter)
 
 
 @dataclass
@@ -147,12 +200,27 @@ class Export:
 class DoccanoAPI:
     """A logged-in session with one doccano server."""
 
-    def __init__(self, connection: Connection, task_timeout: float = 300.0) -> None:
-        """Log in; raise DoccanoUnreachable or DoccanoAuthError with a clear message."""
+    def __init__(
+        self,
+        connection: Connection,
+        task_timeout: float = 300.0,
+        timeouts: Timeouts = (CONNECT_TIMEOUT, READ_TIMEOUT),
+    ) -> None:
+        """Log in; raise DoccanoUnreachable, DoccanoNotFound or DoccanoAuthError, clearly."""
         self.connection = connection
         self.task_timeout = task_timeout
-        self._client = DoccanoClient(connection.url)
-        self._base = self._client._base_repository  # the requests session underneath
+        self.timeouts = timeouts
+        self._base = _Repository(connection.url, timeouts)
+        self._projects = ProjectUseCase(ProjectRepository(self._base))
+        span_types = SpanTypeRepository(self._base)
+        self._span_types = LabelTypeUseCase(span_types, LabelTypeService(span_types))
+        self._users = UserRepository(self._base)
+        self._members = MemberUseCase(
+            MemberRepository(self._base), self._users, RoleRepository(self._base)
+        )
+        self._examples = ExampleRepository(self._base)
+        self._spans = SpanRepository(self._base)
+        self._tasks = TaskStatusRepository(self._base)
         self._uploads = DataUploadRepository(self._base)
         self._exports = DataDownloadRepository(self._base)
         self._login()
@@ -169,10 +237,15 @@ class DoccanoAPI:
         )
         try:
             return retrying(call)
-        except (requests.ConnectionError, requests.Timeout) as err:
+        except requests.Timeout as err:
+            raise DoccanoUnreachable(self.connection.url, self._timed_out(err, what)) from err
+        except requests.ConnectionError as err:
             raise DoccanoUnreachable(self.connection.url, f"{what}: {_short(err)}") from err
         except DoccanoAPIError as err:
             status = err.response.status_code if err.response is not None else 0
+            if status == 404:
+                url = err.response.url if err.response is not None else self.connection.url
+                raise DoccanoNotFound(url, f"HTTP 404 to {what}") from err
             if status >= 500:
                 raise DoccanoUnreachable(
                     self.connection.url, f"{what}: server error {_api_message(err)}"
@@ -186,17 +259,32 @@ class DoccanoAPI:
         except RetryError as err:  # pragma: no cover - reraise=True makes this unreachable
             raise DoccanoUnreachable(self.connection.url, what) from err
 
+    def _timed_out(self, err: requests.Timeout, what: str) -> str:
+        """Which URL did not answer, and within which timeout."""
+        request = err.request
+        url = str(request.url) if request is not None else self.connection.url
+        if isinstance(err, requests.ConnectTimeout):
+            return f"{what}: could not connect to {url} within {self.timeouts[0]:g} s"
+        return f"{what}: no answer from {url} within {self.timeouts[1]:g} s (read timeout)"
+
     def _login(self) -> None:
         user = self.connection.username
 
         def call() -> None:
-            self._client.login(user, self.connection.password)
+            self._base.login(user, self.connection.password)
 
         try:
             self._guard(call, "log in", idempotent=True)
+        except (DoccanoUnreachable, DoccanoNotFound):
+            raise
         except DoccanoError as err:
-            if isinstance(err, DoccanoUnreachable):
-                raise
+            response = getattr(err.__cause__, "response", None)
+            if response is None or "json" not in response.headers.get("content-type", ""):
+                # doccano answers a refused login in JSON; an HTML 403 (Django's CSRF
+                # page) comes from posting to a path that is not doccano's API.
+                status = response.status_code if response is not None else "no"
+                url = response.url if response is not None else self.connection.url
+                raise DoccanoNotFound(url, f"HTTP {status} answer to a login") from None
             raise DoccanoAuthError(
                 f"doccano at {self.connection.url} refused the login for user {user!r}: "
                 "wrong username or password (check the credentials file or "
@@ -209,7 +297,7 @@ class DoccanoAPI:
     # -- projects and labels --------------------------------------------------
     def find_project(self, name: str) -> int | None:
         """The id of the project with this name, or None."""
-        projects = self._guard(lambda: list(self._client.list_projects()), "list projects")
+        projects = self._guard(lambda: list(self._projects.list()), "list projects")
         matches = [p.id for p in projects if p.name == name]
         if len(matches) > 1:
             raise DoccanoError(f"doccano has {len(matches)} projects named {name!r}; rename one")
@@ -222,7 +310,7 @@ class DoccanoAPI:
         project_id = self.find_project(name)
         if project_id is None:
             project = self._guard(
-                lambda: self._client.create_project(
+                lambda: self._projects.create(
                     name=name,
                     project_type=PROJECT_TYPE,
                     description="FACTION and PLACE mentions in conflict news (conflict-ner)",
@@ -243,14 +331,14 @@ class DoccanoAPI:
         """Create the span labels (colour, shortcut key) that the project lacks."""
         existing = {
             t.text
-            for t in self._guard(lambda: self._client.span_type.list(project_id), "list labels")
+            for t in self._guard(lambda: self._span_types.list(project_id), "list labels")
         }
         for label in labels:
             if label.name in existing:
                 continue
             self._guard(
                 partial(
-                    self._client.span_type.create,
+                    self._span_types.create,
                     project_id, text=label.name, color=label.color, suffix_key=label.shortcut,
                 ),
                 f"create label {label.name}",
@@ -259,13 +347,15 @@ class DoccanoAPI:
 
     def label_names(self, project_id: int) -> dict[int, str]:
         """Span label ids to names."""
-        types = self._guard(lambda: self._client.span_type.list(project_id), "list labels")
+        types = self._guard(lambda: self._span_types.list(project_id), "list labels")
         return {t.id: t.text for t in types}
 
     # -- examples ----------------------------------------------------------------
-    def iter_examples(self, project_id: int) -> Iterator[dict[str, Any]]:
-        """Every example: id, text, meta, is_confirmed (by us), annotation_approver."""
-        offset = 0
+    def iter_examples(self, project_id: int, offset: int = 0) -> Iterator[dict[str, Any]]:
+        """Every example from ``offset`` on, in upload order: id, text, meta, is_confirmed
+        (by us), annotation_approver."""
+        # doccano-client's ExampleRepository.list pages by doccano's default of 5
+        # examples a request; we ask for PAGE at a time on the same endpoint.
         while True:
             page = self._get_json(
                 f"projects/{project_id}/examples", "list examples", limit=PAGE, offset=offset
@@ -275,20 +365,39 @@ class DoccanoAPI:
             if not page.get("next") or not page["results"]:
                 return
 
-    def list_examples(self, project_id: int) -> list[dict[str, Any]]:
-        """All examples of a project, in upload order."""
-        return list(self.iter_examples(project_id))
+    def list_examples(self, project_id: int, offset: int = 0) -> list[dict[str, Any]]:
+        """All examples of a project (from ``offset`` on), in upload order."""
+        return list(self.iter_examples(project_id, offset))
+
+    def count_examples(self, project_id: int) -> int:
+        """How many examples the project holds (one small request)."""
+        page = self._get_json(f"projects/{project_id}/examples", "count examples", limit=1)
+        return int(page["count"])
+
+    def newest_example(self, project_id: int) -> dict[str, Any] | None:
+        """The example uploaded last (one small request), or None in an empty project."""
+        page = self._get_json(
+            f"projects/{project_id}/examples", "find the newest example",
+            limit=1, ordering="-created_at",
+        )  # fmt: skip
+        return page["results"][0] if page["results"] else None
 
     # -- bulk import ----------------------------------------------------------------
     def import_rows(self, project_id: int, rows: list[dict[str, Any]], name: str) -> ImportReport:
-        """Import rows (text, label [[start, end, label]...], meta fields) in ONE upload.
+        """Import rows (text, label [[start, end, label]...], meta fields), in order.
 
-        Spans land as the logged-in user's annotations. doccano reports row
-        problems inside its task result; those raise DoccanoImportError with
-        doccano's own messages.
+        Spans land as the logged-in user's annotations. doccano reads an import
+        in pandas frames of 1,000 rows and gives a row without a field that
+        another row of its frame has the meta value NaN (which then breaks its
+        web page); so each run of rows with the same fields is one upload and
+        import of its own. doccano reports row problems inside its task
+        result; those raise DoccanoImportError with doccano's own messages.
         """
-        if not rows:
-            return ImportReport(0, "")
+        task_ids = [self._import_run(project_id, run, name) for run in _runs_by_fields(rows)]
+        return ImportReport(len(rows), ",".join(task_ids))
+
+    def _import_run(self, project_id: int, rows: list[dict[str, Any]], name: str) -> str:
+        """One upload and import task; return the task id."""
         with tempfile.TemporaryDirectory(prefix="conflict-ner-push-") as tmp:
             path = Path(tmp) / name
             path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf8")
@@ -316,17 +425,23 @@ class DoccanoAPI:
                     for e in errors
                 ]
             )
-        return ImportReport(len(rows), task_id)
+        return str(task_id)
 
     def wait_task(self, task_id: str, what: str) -> Any:
         """Wait (bounded) for a Celery task; return its result or raise doccano's error."""
         deadline = time.monotonic() + self.task_timeout
         while True:
-            status = self._get_json(f"tasks/status/{task_id}", f"check the {what} task")
-            if status.get("ready"):
-                if status.get("error"):
-                    raise DoccanoError(f"doccano's {what} task failed: {status['error']}")
-                return status.get("result")
+            try:
+                status = self._guard(partial(self._tasks.get, task_id), f"check the {what} task")
+            except DoccanoUnreachable as err:
+                # A 5xx while the task writes (a locked database) is worth waiting out.
+                if not isinstance(err.__cause__, DoccanoAPIError) or time.monotonic() > deadline:
+                    raise
+                continue
+            if status.ready:
+                if status.error:
+                    raise DoccanoError(f"doccano's {what} task failed: {status.error}")
+                return status.result
             if time.monotonic() > deadline:
                 raise DoccanoError(
                     f"doccano's {what} task did not finish in {self.task_timeout:.0f}s: "
@@ -346,23 +461,23 @@ class DoccanoAPI:
             idempotent=False,
         )
         self.wait_task(task_id, "export")
-        response = self._guard(
-            lambda: self._base.get(f"projects/{project_id}/download", params={"taskId": task_id}),
-            "download the export",
-        )
-        raw = response.content
+        with tempfile.TemporaryDirectory(prefix="conflict-ner-export-") as tmp:
+            path = self._guard(
+                lambda: self._exports.download(project_id, task_id, tmp), "download the export"
+            )
+            raw = Path(path).read_bytes()
         return Export(raw, parse_export_zip(raw))
 
     def members(self, project_id: int) -> list[dict[str, Any]]:
         """Project members: username and role name."""
-        members = self._guard(lambda: self._client.member.list(project_id), "list members")
+        members = self._guard(lambda: self._members.list(project_id), "list members")
         return [{"username": m.username, "role": m.rolename, "user_id": m.user} for m in members]
 
     # -- administration and annotating (used by tests and by team set-up) --------------
     def create_user(self, username: str, password: str) -> None:
         """Create a doccano user (needs a staff account)."""
         self._guard(
-            lambda: self._client.create_user(username, password),
+            lambda: self._users.create_user(username, password),
             f"create user {username!r}",
             idempotent=False,
         )
@@ -370,7 +485,7 @@ class DoccanoAPI:
     def add_member(self, project_id: int, username: str, role: str = "annotator") -> None:
         """Add a user to a project: role is annotator, annotation_approver or project_admin."""
         self._guard(
-            lambda: self._client.member.add(project_id, username, role),
+            lambda: self._members.add(project_id, username, role),
             f"add {username!r} to project {project_id}",
             idempotent=False,
         )
@@ -381,23 +496,39 @@ class DoccanoAPI:
         """Annotate one example as the logged-in user (what an annotator does in the UI)."""
         ids = {name: i for i, name in self.label_names(project_id).items()}
         for start, end, label in spans:
-            payload = {"start_offset": start, "end_offset": end, "label": ids[label]}
+            span = Span(example=example_id, start_offset=start, end_offset=end, label=ids[label])
             self._guard(
-                partial(
-                    self._base.post,
-                    f"projects/{project_id}/examples/{example_id}/spans", json=payload,
-                ),
+                partial(self._spans.create, project_id, span),
                 f"add a span to example {example_id}",
                 idempotent=False,
             )
 
+    def delete_example(self, project_id: int, example_id: int) -> None:
+        """Delete one example and its annotations (needs a project admin)."""
+        self._guard(
+            lambda: self._examples.delete(project_id, example_id),
+            f"delete example {example_id}",
+            idempotent=False,
+        )
+
     def confirm(self, project_id: int, example_id: int) -> None:
         """Mark an example as done by the logged-in user (doccano's checkmark; it toggles)."""
         self._guard(
-            lambda: self._base.post(f"projects/{project_id}/examples/{example_id}/states", json={}),
+            lambda: self._examples.update_state(project_id, example_id),
             f"confirm example {example_id}",
             idempotent=False,
         )
+
+
+def _runs_by_fields(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive rows with the same set of fields, as runs (order kept)."""
+    runs: list[list[dict[str, Any]]] = []
+    for row in rows:
+        if runs and runs[-1][0].keys() == row.keys():
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
 
 
 def parse_export_zip(raw: bytes) -> dict[str, list[dict[str, Any]]]:

@@ -15,6 +15,18 @@ class DoccanoUnreachable(DoccanoError):
         super().__init__(f"doccano at {url} is unreachable: {reason}")
 
 
+class DoccanoNotFound(DoccanoError):
+    """What answers at the URL is not doccano's API (a 404, or not doccano's answer): a
+    wrong URL."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(
+            f"{url} is not doccano's API ({reason}): check the doccano URL; it is the address "
+            "doccano answers at, such as http://127.0.0.1:8000, with no path"
+        )
+
+
 class DoccanoAuthError(DoccanoError):
     """doccano refused the login (wrong username or password) or the user lacks a right."""
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.table import Table
 
+from conflict_ner.doccano.agreement import Agreement
 from conflict_ner.doccano.merge import Conflict
 
 
@@ -30,20 +29,18 @@ def conflicts_markdown(conflicts: list[Conflict], project: str) -> str:
     return "\n".join([*lines, ""])
 
 
-
-def agreement_table(result: dict[str, Any]) -> Table:
+def agreement_table(result: Agreement) -> Table:
     """A rich table of the pairwise agreement."""
     table = Table(title="Inter-annotator agreement")
     for col in ("annotator A", "annotator B", "examples", "spans A", "spans B", "span F1", "kappa"):
         table.add_column(
             col, justify="right" if col not in ("annotator A", "annotator B") else "left"
         )
-    for p in result["pairs"]:
-        kappa = "n/a" if p["token_kappa"] is None else f"{p['token_kappa']:.3f}"
+    for p in result.pairs:
+        kappa = "n/a" if p.token_kappa is None else f"{p.token_kappa:.3f}"
         table.add_row(
-            p["a"], p["b"], str(p["examples"]), str(p["spans_a"]), str(p["spans_b"]),
-            f"{p['span_f1']:.3f}", kappa,
-        )  # fmt: skip
+            p.a, p.b, str(p.examples), str(p.spans_a), str(p.spans_b), f"{p.span_f1:.3f}", kappa
+        )
     return table
 
 

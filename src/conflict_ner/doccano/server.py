@@ -8,31 +8,37 @@ Everything lives in one data folder (default ``.doccano/``)::
     db.sqlite3         database, also the Celery broker (sqla+sqlite)
     media/             uploads and exports
     credentials.json   url, admin username/password, Django secret key (mode 0600)
-    pids.json          the process groups we started
+    pids.json          the process groups we started, with their start times
     logs/              web.log, worker.log, setup.log
+
+The folder is created 0700 and doccano runs with umask 077, so its database
+(which holds session keys: read, they give a superuser's access) and uploads
+are its owner's alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
-import sys
 import time
 import venv as venv_mod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from rich.console import Console
+from rich.text import Text
 
 from conflict_ner.doccano.errors import ConfigError, DoccanoError
-from conflict_ner.files import write_text_atomic
 
 # The pins doccano 1.8.4 needs to start at all, with the reason for each.
 DOCCANO_PINS: tuple[str, ...] = (
@@ -51,6 +57,8 @@ VENV_ENV = "CONFLICT_NER_DOCCANO_VENV"
 # SQLite, and light on a 2-core machine (doccano's default is 2*cores+1).
 WEB_WORKERS = 2
 WORKER_CONCURRENCY = 1
+# Files doccano creates (database, uploads, exports) are for their owner only.
+PRIVATE_UMASK = 0o077
 # What `celery worker` logs once it has declared its queues and listens.
 WORKER_READY = b" ready."
 # Processes started by up() in this interpreter: held so that they are reaped
@@ -97,7 +105,7 @@ def ensure_venv(venv: Path, console: Console | None = None) -> Path:
     if _venv_ready(venv):
         return venv
     venv.parent.mkdir(parents=True, exist_ok=True)
-    with console.status(f"creating doccano venv at {venv} (a few minutes, once)"):
+    with console.status(Text(f"creating doccano venv at {venv} (a few minutes, once)")):
         venv_mod.EnvBuilder(with_pip=True, clear=venv.exists()).create(venv)
         log = venv.parent / "venv-install.log"
         with log.open("wb") as out:
@@ -109,7 +117,7 @@ def ensure_venv(venv: Path, console: Console | None = None) -> Path:
             )
     if result.returncode != 0 or not _venv_ready(venv):
         raise DoccanoError(f"installing doccano into {venv} failed; see {log}")
-    console.print(f"doccano venv ready at {venv}")
+    console.print(f"doccano venv ready at {venv}", markup=False)
     return venv
 
 
@@ -154,7 +162,45 @@ def read_credentials(data_dir: Path) -> dict[str, Any]:
     """The local credentials (checked to be mode 0600)."""
     path = credentials_path(data_dir)
     check_private(path)
-    return json.loads(path.read_text(encoding="utf8"))
+    return _read_json(path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from one of our state files; ConfigError naming the file if it is not."""
+    try:
+        value = json.loads(path.read_text(encoding="utf8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path} is unreadable or not JSON ({err}); delete it and retry") from err
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path} does not hold a JSON object; delete it and retry")
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine reaches: localhost, 127.0.0.0/8, ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def database_url(data_dir: Path) -> str:
+    """doccano's DATABASE_URL for data_dir/db.sqlite3, the path quoted.
+
+    Unquoted, a "#" or "?" in the path would end it (the rest read as a URL
+    fragment or query) and the database would land outside the data folder.
+    """
+    return "sqlite:///" + quote(str(Path(data_dir).absolute() / "db.sqlite3"))
+
+
+def use_wal(data_dir: Path) -> None:
+    """Put the database in write-ahead-log mode (kept in the file): readers, such as the
+    task-status polls, then go on while an import writes (in the default mode they
+    waited for the lock, and after 5 s answered 500: "database is locked")."""
+    with contextlib.closing(sqlite3.connect(Path(data_dir) / "db.sqlite3")) as db:
+        db.execute("PRAGMA journal_mode=WAL")
 
 
 def _server_env(data_dir: Path, secret_key: str) -> dict[str, str]:
@@ -166,7 +212,10 @@ def _server_env(data_dir: Path, secret_key: str) -> dict[str, str]:
     env.update(
         {
             "DOCCANO_HOME": str(data_dir),
-            "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
+            "DATABASE_URL": database_url(data_dir),
+            # doccano would derive the broker from DATABASE_URL, but SQLAlchemy does
+            # not unquote a path: the broker gets the plain path ("?" is refused in up).
+            "CELERY_BROKER_URL": f"sqla+sqlite:///{data_dir / 'db.sqlite3'}",
             "MEDIA_ROOT": str(data_dir / "media"),
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             # STANDALONE makes doccano serve its bundled web UI (as `doccano webserver` does).
@@ -201,6 +250,7 @@ def _run_setup(
             env=env,
             check=False,
             timeout=300,
+            umask=PRIVATE_UMASK,
         )
     if result.returncode != 0:
         raise DoccanoError(f"`doccano {args[0]}` failed; see {log}")
@@ -237,24 +287,88 @@ def _init_database(data_dir: Path, venv: Path, console: Console) -> dict[str, An
     return creds
 
 
-def _pid_alive(pid: int, venv: Path) -> bool:
-    """True if pid runs and is one of ours (its command line names our venv)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 (state) on, or None if there is no such process."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()  # after "(comm)", which may hold spaces
+
+
+def start_ticks(pid: int) -> int | None:
+    """When a process started (clock ticks since boot), or None if it does not exist."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Every live (not zombie) process of the process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _in_venv(pid: int, venv: Path) -> bool:
+    """True if the process runs a program of ``venv`` (its python, or one of its scripts)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2]
+    except OSError:
         return False
-    # A zombie has exited; /proc still lists it until its parent reaps it.
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-        return False
-    return str(venv).encode() in cmdline
+    return any(Path(os.fsdecode(arg)).is_relative_to(venv) for arg in argv if arg)
+
+
+def _group_alive(pgid: int, started: int | None, venv: Path) -> bool:
+    """True while any process of a group we started runs, even when its leader has died.
+
+    Linux never gives a pid to a new process while a process group of that
+    number exists, so with the leader gone every member of group ``pgid`` is
+    ours; a live process ``pgid`` that started at another time is a stranger
+    (our group is gone and the number reused). Records without a start time
+    (older pids.json) fall back on the leader running a program of our venv.
+    """
+    leader = start_ticks(pgid)
+    if leader is not None:
+        stranger = leader != started if started is not None else not _in_venv(pgid, venv)
+        if stranger:
+            return False
+    return bool(_group_members(pgid))
 
 
 def _read_pids(data_dir: Path) -> dict[str, Any]:
+    """The pids.json record (empty when there is none); ConfigError if it is corrupt."""
     path = Path(data_dir) / "pids.json"
     if not path.exists():
         return {}
-    return json.loads(path.read_text(encoding="utf8"))
+    record = _read_json(path)
+    pids, started = record.get("pids"), record.get("started", {})
+    valid = (
+        isinstance(record.get("url"), str)
+        and isinstance(record.get("venv"), str)
+        and isinstance(pids, dict)
+        and all(isinstance(v, int) and v > 1 for v in pids.values())
+        and isinstance(started, dict)
+        and all(v is None or isinstance(v, int) for v in started.values())
+    )
+    if not valid:
+        raise ConfigError(
+            f"{path} is not a record of doccano processes (url, venv, pids); stop any doccano "
+            "processes left running by hand, delete the file and retry"
+        )
+    return record
+
+
+def _groups(record: dict[str, Any]) -> dict[str, bool]:
+    """For each recorded process group, whether it still runs."""
+    venv, started = Path(record["venv"]), record.get("started", {})
+    return {
+        name: _group_alive(pid, started.get(name), venv) for name, pid in record["pids"].items()
+    }
 
 
 def healthy(url: str, timeout: float = 5.0) -> bool:
@@ -296,6 +410,7 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> subproc
             env=env,
             cwd=cwd,
             start_new_session=True,
+            umask=PRIVATE_UMASK,
         )
 
 
@@ -386,21 +501,27 @@ def up(
 ) -> ServerInfo:
     """Start (or reuse) a local doccano; return its URL and the credentials file path."""
     console = console or _console()
-    # IPv4 only (sockets and URLs here are IPv4): loopback is 127.0.0.1 or localhost.
-    if host not in ("127.0.0.1", "localhost"):
-        console.print(
-            f"warning: binding {host}: doccano will be reachable "
-            "from other machines; use a strong password and TLS in front of it"
-        )
     data_dir = Path(data_dir).absolute()
-    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
-    env_venv = ensure_venv(venv_path(data_dir, venv), console)
+    if not is_loopback(host):
+        console.print(
+            Text.assemble(
+                ("warning", "yellow"),
+                f" binding {host}: doccano will be reachable from other machines; "
+                "use a strong password and TLS in front of it",
+            )
+        )
+    _check_up_arguments(data_dir, port)
     running = _running(data_dir)
     if running is not None:
-        console.print(f"doccano already running at {running.url}")
+        console.print(f"doccano already running at {running.url}", markup=False)
         return running
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(mode=0o700, exist_ok=True)
+    _make_private(data_dir)
+    env_venv = ensure_venv(venv_path(data_dir, venv), console)
     down(data_dir, quiet=True)  # clear stale records of half-dead servers
     creds = _init_database(data_dir, env_venv, console)
+    use_wal(data_dir)
     url = f"http://{host}:{port}"
     if not _port_free(host, port):
         raise DoccanoError(f"port {port} on {host} is taken; choose another with --port")
@@ -408,9 +529,10 @@ def up(
     logs = data_dir / "logs"
     procs = _start_processes(_commands(env_venv, host, port), env, logs, data_dir, timeout)
     pids = {name: p.pid for name, p in procs.items()}
-    record = {"url": url, "venv": str(env_venv), "pids": pids}
-    write_text_atomic(data_dir / "pids.json", json.dumps(record, indent=2))
-    with console.status(f"waiting for doccano at {url}"):
+    started = {name: start_ticks(pid) for name, pid in pids.items()}
+    record = {"url": url, "venv": str(env_venv), "pids": pids, "started": started}
+    write_secret_json(data_dir / "pids.json", record)
+    with console.status(Text(f"waiting for doccano at {url}")):
         try:
             _wait_healthy(url, procs, logs, timeout)
         except DoccanoError:
@@ -420,9 +542,25 @@ def up(
     write_secret_json(credentials_path(data_dir), {**creds, "url": url})
     console.print(
         f"doccano is up at {url} (login: {creds['username']}, password in "
-        f"{credentials_path(data_dir)})"
+        f"{credentials_path(data_dir)})",
+        markup=False,
     )
     return ServerInfo(url, data_dir, credentials_path(data_dir), pids)
+
+
+def _check_up_arguments(data_dir: Path, port: int) -> None:
+    """Raise DoccanoError for a port or data folder doccano cannot use (before any work)."""
+    if not 1 <= port <= 65535:
+        raise DoccanoError(f"port {port} is not a TCP port (1-65535); choose one with --port")
+    if "?" in str(data_dir):
+        # The Celery broker's SQLAlchemy URL cannot hold a "?" in its path.
+        raise DoccanoError(f"the data folder {data_dir} holds a '?'; choose another --data-dir")
+
+
+def _make_private(data_dir: Path) -> None:
+    """Make the database files of an existing data folder (made before umask 077) 0600."""
+    for path in data_dir.glob("db.sqlite3*"):
+        path.chmod(0o600)
 
 
 def _running(data_dir: Path) -> ServerInfo | None:
@@ -430,9 +568,7 @@ def _running(data_dir: Path) -> ServerInfo | None:
     record = _read_pids(data_dir)
     if not record:
         return None
-    venv = Path(record["venv"])
-    alive = all(_pid_alive(pid, venv) for pid in record["pids"].values())
-    if alive and healthy(record["url"]):
+    if all(_groups(record).values()) and healthy(record["url"]):
         return ServerInfo(
             record["url"], data_dir, credentials_path(data_dir), record["pids"], reused=True
         )
@@ -466,14 +602,14 @@ def _kill_groups(pids: list[int], grace: float = 15.0) -> None:
 
 
 def down(data_dir: Path = Path(".doccano"), quiet: bool = False) -> list[str]:
-    """Stop exactly the process groups recorded in data_dir/pids.json; return what was stopped."""
+    """Stop exactly the process groups recorded in data_dir/pids.json, whole (also when a
+    group's leader has died and its children live on); return what was stopped."""
     data_dir = Path(data_dir).absolute()
     record = _read_pids(data_dir)
     stopped: list[str] = []
     if record:
-        venv = Path(record["venv"])
-        # Only a pid whose command line names our venv: a recycled pid is left alone.
-        ours = {name: pid for name, pid in record["pids"].items() if _pid_alive(pid, venv)}
+        alive = _groups(record)
+        ours = {name: pid for name, pid in record["pids"].items() if alive[name]}
         _kill_groups(list(ours.values()))
         stopped = list(ours)
         (data_dir / "pids.json").unlink(missing_ok=True)
@@ -488,14 +624,9 @@ def status(data_dir: Path = Path(".doccano")) -> dict[str, Any]:
     record = _read_pids(data_dir)
     if not record:
         return {"running": False, "url": None, "processes": {}, "healthy": False}
-    venv = Path(record["venv"])
-    processes = {
-        name: {"pid": pid, "alive": _pid_alive(pid, venv)} for name, pid in record["pids"].items()
-    }
+    alive = _groups(record)
+    processes = {name: {"pid": pid, "alive": alive[name]} for name, pid in record["pids"].items()}
     ok = healthy(record["url"])
     running = ok and all(p["alive"] for p in processes.values())
     return {"running": running, "url": record["url"], "processes": processes, "healthy": ok}
 
-
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m conflict_ner.doccano.server
-    print(status(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".doccano")))
