@@ -113,7 +113,7 @@ def next_articles(
     for column in ("rank", "article", "score", "title", "least certain"):
         table.add_column(column, justify="right" if column in ("rank", "score") else "left")
     for r in ranked:
-        doubt = ", ".join(f"{c.text} {c.label} {c.p:.2f}" for c in r.candidates[:2])
+        doubt = ", ".join(f"{c.shown} {c.label} {c.p:.2f}" for c in r.candidates[:2])
         table.add_row(
             str(r.rank), r.article_id, f"{r.score:.2f}", escape(r.title or ""), escape(doubt)
         )
