@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -146,6 +147,22 @@ def test_wrong_routes_get_a_json_error(
         {"Content-Length": "0"} if method != "GET" else {},
     )
     assert got == status and payload["error"]
+
+
+def test_negative_content_length_is_refused(server: SpanServer) -> None:
+    got, payload = raw_request(server, "POST", "/predict", b"", {"Content-Length": "-5"})
+    assert got == 400 and "not a size" in payload["error"]
+
+
+def test_http_servers_own_refusals_are_json(server: SpanServer) -> None:
+    got, payload = raw_request(server, "PATCH", "/predict", b"", {"Content-Length": "0"})
+    assert got == 501 and payload["error"]
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), port), timeout=30) as sock:
+        sock.sendall(b"NONSENSE\r\n\r\n")
+        reply = sock.makefile("rb").read().decode("utf8")
+    # No version in the request line means HTTP/0.9: a bare body, no status line.
+    assert "Bad request syntax" in json.loads(reply)["error"]
 
 
 def test_the_service_still_answers_after_bad_requests(server: SpanServer) -> None:

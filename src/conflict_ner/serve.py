@@ -161,6 +161,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: SpanServer
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds a client may stall mid-request before the socket is closed
 
     def do_GET(self) -> None:
         self._respond("GET")
@@ -181,14 +182,21 @@ class Handler(BaseHTTPRequestHandler):
         try:
             size = int(length)
         except ValueError:
-            raise RequestError(HTTPStatus.BAD_REQUEST, "Content-Length is not a number") from None
+            size = -1
+        if size < 0:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"Content-Length {length!r} is not a size")
         limit = self.server.service.max_body_bytes
         if size > limit:
             raise RequestError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"the body has {size} bytes; at most {limit} are read",
             )
-        return self.rfile.read(size)
+        try:
+            return self.rfile.read(size)
+        except TimeoutError:
+            raise RequestError(
+                HTTPStatus.REQUEST_TIMEOUT, "the body did not arrive in time"
+            ) from None
 
     def _respond(self, method: str) -> None:
         try:
@@ -204,6 +212,14 @@ class Handler(BaseHTTPRequestHandler):
                 {"error": "the model failed on this text; see the service's log"},
             )
             self.close_connection = True
+        self._send_json(status, payload)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, unknown method) as JSON too."""
+        self.close_connection = True
+        self._send_json(code, {"error": message or HTTPStatus(code).phrase})
+
+    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
