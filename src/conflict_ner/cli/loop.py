@@ -9,15 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from conflict_ner.cli._util import (
-    DATA_DIR,
-    app,
-    console,
-    doccano_app,
-    exit_on_error,
-    out,
-    warn,
-)
+from conflict_ner.cli._util import DATA_DIR, app, console, doccano_app, exit_on_error, out, warn
 
 
 @app.command()
