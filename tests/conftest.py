@@ -8,8 +8,9 @@ import pytest
 
 from conflict_ner.articles import load_articles, make_splits, write_splits
 
-# The session-wide real doccano server and its helpers (tests/conftest_doccano.py).
-pytest_plugins = ["conftest_doccano"]
+# The session-wide real doccano server and its helpers (tests/conftest_doccano.py), and
+# the CNN pipeline the model-in-the-loop tests serve and rank with (tests/conftest_loop.py).
+pytest_plugins = ["conftest_doccano", "conftest_loop"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

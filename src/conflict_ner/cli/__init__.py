@@ -10,6 +10,7 @@ from conflict_ner.cli import (
     corpus,
     doccano,
     evaluation,
+    loop,
     packaging,
     training,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "corpus",
     "doccano",
     "evaluation",
+    "loop",
     "main",
     "packaging",
     "training",

@@ -77,13 +77,17 @@ def push(
     ),
     guidelines: Path = typer.Option(Path("configs/guidelines.md"), help="Shown in doccano"),
     data_dir: Path = DATA_DIR,
+    order: Path | None = typer.Option(
+        None, help="A ranking from `conflict-ner next`: push only its articles, in its order"
+    ),
 ) -> None:
     """Send articles doccano does not have yet (matched on text hash), pre-annotated."""
     from conflict_ner.doccano import push as doccano_push
 
     with exit_on_error():
         report = doccano_push.push(
-            articles, project, pre_annotate, gold, data_dir=data_dir, guidelines=guidelines
+            articles, project, pre_annotate, gold, data_dir=data_dir, guidelines=guidelines,
+            order=order,
         )
     for issue in report.issues:
         warn("snapped", str(issue))

@@ -519,6 +519,82 @@ class DoccanoAPI:
             idempotent=False,
         )
 
+    # -- auto-labelling (doccano/autolabel.py builds the configs) -------------------
+    def auto_labeling_configs(self, project_id: int) -> list[dict[str, Any]]:
+        """The project's auto-labelling configs (needs a project admin)."""
+        configs: list[dict[str, Any]] = self._get_json(
+            f"projects/{project_id}/auto-labeling/configs", "list auto-labelling configs"
+        )
+        return configs
+
+    def save_auto_labeling_config(
+        self, project_id: int, config: dict[str, Any], config_id: int | None = None
+    ) -> int:
+        """Create an auto-labelling config, or replace config_id's; return its id."""
+        resource = f"projects/{project_id}/auto-labeling/configs"
+        if config_id is None:
+            call = partial(self._base.post, resource, json=config)
+        else:
+            call = partial(self._base.put, f"{resource}/{config_id}", json=config)
+        what = "save the auto-labelling config"
+        saved = self._guard(call, what, idempotent=config_id is not None)
+        return int(saved.json()["id"])
+
+    def delete_auto_labeling_config(self, project_id: int, config_id: int) -> None:
+        """Delete one auto-labelling config."""
+        self._guard(
+            lambda: self._base.delete(f"projects/{project_id}/auto-labeling/configs/{config_id}"),
+            f"delete auto-labelling config {config_id}",
+        )
+
+    def try_auto_labeling_request(
+        self, project_id: int, model_name: str, model_attrs: dict[str, Any], text: str
+    ) -> Any:
+        """doccano's own trial call of a request model on a text: the service's JSON answer."""
+        payload = {"model_name": model_name, "model_attrs": model_attrs, "text": text}
+        return self._guard(
+            lambda: self._base.post(
+                f"projects/{project_id}/auto-labeling/request-testing", json=payload
+            ).json(),
+            "call the model service from doccano",
+        )
+
+    def try_auto_labeling_template(
+        self, project_id: int, response: Any, template: str, task_type: str
+    ) -> list[dict[str, Any]]:
+        """doccano's own rendering of a service answer through a response template."""
+        payload = {"response": response, "template": template, "task_type": task_type}
+        labels: list[dict[str, Any]] = self._guard(
+            lambda: self._base.post(
+                f"projects/{project_id}/auto-labeling/label-extractor-testing", json=payload
+            ).json(),
+            "map the model service's answer",
+        )
+        return labels
+
+    def auto_label(self, project_id: int, example_id: int) -> None:
+        """Run the project's auto-labelling on one example as the logged-in user (the UI's
+        auto-labelling switch does this for each example an annotator opens)."""
+        self._guard(
+            lambda: self._base.post(
+                f"projects/{project_id}/auto-labeling", params={"example": example_id}, json={}
+            ),
+            f"auto-label example {example_id}",
+            idempotent=False,
+        )
+
+    def example_spans(self, project_id: int, example_id: int) -> list[dict[str, Any]]:
+        """The logged-in user's spans on one example: start, end, label name, user id."""
+        names = self.label_names(project_id)
+        spans = self._get_json(
+            f"projects/{project_id}/examples/{example_id}/spans", f"list spans of {example_id}"
+        )
+        return [
+            {"start": s["start_offset"], "end": s["end_offset"], "label": names.get(s["label"]),
+             "user": s["user"]}
+            for s in spans
+        ]  # fmt: skip
+
 
 def _runs_by_fields(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Consecutive rows with the same set of fields, as runs (order kept)."""

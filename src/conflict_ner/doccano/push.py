@@ -268,12 +268,19 @@ def push(
     api: DoccanoAPI | None = None,
     data_dir: Path = Path(".doccano"),
     guidelines: Path | None = Path("configs/guidelines.md"),
+    order: Path | None = None,
 ) -> PushReport:
     """Send the articles doccano lacks (by text hash) in one import; return counts.
 
     The pre-annotation source is checked before anything reaches doccano.
+    With ``order`` (a ranking from `conflict-ner next`), only the ranked articles
+    go, in the ranking's order (doccano lists examples in upload order).
     """
     items = load_push_items(articles_path)
+    if order is not None:
+        from conflict_ner.active import in_ranking_order
+
+        items = in_ranking_order(items, order)
     pre_annotator = choose_pre_annotator(pre_annotate, gold_paths)
     api = api or DoccanoAPI(resolve_connection(data_dir))
     with push_lock(api.connection.url, project):
