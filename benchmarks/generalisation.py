@@ -63,14 +63,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--split", choices=["dev", "test"], default="test",
                         help="score on dev (to make a modelling choice) or test (to report)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--code", type=Path, default=None,
+                        help="Python file with functions the config names (spacy train --code)")
     return parser.parse_args()
 
 
-def train(config: Path, work: Path, overrides: dict[str, str]) -> tuple[Path, float, float]:
+def train(config: Path, work: Path, overrides: dict[str, str],
+          code: Path | None = None) -> tuple[Path, float, float]:  # fmt: skip
     """Run spacy train; return model-best, wall seconds and the subprocess's peak RSS in GiB."""
     command = [
         sys.executable, "-m", "spacy", "train", str(config), "--output", str(work / "model"),
         "--paths.train", str(work / "train.spacy"), "--paths.dev", str(work / "dev.spacy"),
+        *(["--code", str(code)] if code else []),
         *(a for key, value in overrides.items() for a in (f"--{key}", value)),
     ]  # fmt: skip
     start = time.monotonic()
@@ -104,9 +108,11 @@ def main() -> None:
         overrides["training.max_steps"] = str(args.max_steps)
     if args.model is None:
         console.rule(f"training {args.config.name}")
-        best, seconds, rss = train(args.config, work, overrides)
+        best, seconds, rss = train(args.config, work, overrides, args.code)
     else:
         best, seconds, rss = args.model, float("nan"), float("nan")
+    if args.code:  # the trained pipeline names its functions too
+        spacy.util.import_file("variant_code", args.code)
     nlp = spacy.load(best)
     test, train_docs = read(work / f"{args.split}.spacy", nlp), read(work / "train.spacy", nlp)
     # The harness scores the pipeline, NER alone (ruler off) and the rules alone, and

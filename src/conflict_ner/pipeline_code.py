@@ -5,15 +5,12 @@ package` ships it inside the model wheel (spaCy's --code), so the installed
 model needs no toolkit.
 """
 
+from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import cast
 
-import numpy
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, registry
-from thinc.api import Model, concatenate
-from thinc.types import Floats2d
 
 BLOCK = "_BLOCK"  # label of surface forms that must stay untagged; never output
 
@@ -80,36 +77,3 @@ def make_gap_filter() -> Callable[[Iterable[Span], Iterable[Span]], list[Span]]:
 
     return ents_filter
 
-
-# -- the gazetteer as an input feature of the NER -----------------------------------------
-def _flags(doc: Doc, spans_key: str, labels: list[str]) -> Floats2d:
-    """Per token, 1.0 where a match of a label begins (column 2i) or continues (2i + 1)."""
-    flags = numpy.zeros((len(doc), 2 * len(labels)), dtype="f")
-    column = {label: 2 * i for i, label in enumerate(labels)}
-    for span in doc.spans.get(spans_key, []):
-        if span.label_ in column and not in_hyphenated_compound(span):
-            flags[span.start, column[span.label_]] = 1.0
-            flags[span.start + 1 : span.end, column[span.label_] + 1] = 1.0
-    return cast(Floats2d, flags)
-
-
-@registry.architectures("conflict_ner.GazetteerFlags.v1")
-def gazetteer_flags(spans_key: str, labels: list[str]) -> Model[list[Doc], list[Floats2d]]:
-    """Token features from the list matches an earlier component put in doc.spans[spans_key]:
-    for each label, whether a match begins at the token and whether it continues there."""
-
-    def forward(
-        model: Model, docs: list[Doc], is_train: bool
-    ) -> tuple[list[Floats2d], Callable]:
-        arrays = [model.ops.asarray2f(_flags(doc, spans_key, labels)) for doc in docs]
-        return arrays, lambda d_arrays: []  # fixed features: nothing to learn, nothing to pass
-
-    return Model("gazetteer_flags", forward, dims={"nO": 2 * len(labels)})
-
-
-@registry.architectures("conflict_ner.WithGazetteer.v1")
-def with_gazetteer(
-    tok2vec: Model[list[Doc], list[Floats2d]], spans_key: str, labels: list[str]
-) -> Model[list[Doc], list[Floats2d]]:
-    """A token-to-vector layer whose vectors carry the gazetteer flags as extra columns."""
-    return concatenate(tok2vec, gazetteer_flags(spans_key, labels))
