@@ -244,20 +244,25 @@ def _input_files(paths: Iterable[Path]) -> Iterator[Path | Problem]:
             yield Problem(path, 0, "expected a .txt or .jsonl file, or a folder of them")
 
 
+def iter_articles(paths: Iterable[Path]) -> Iterator[Article | Problem]:
+    """Each article in the given files and folders, or the problem that kept one out,
+    in order and one at a time (for readers that skip bad articles instead of stopping)."""
+    for item in _input_files(paths):
+        if isinstance(item, Problem):
+            yield item
+            continue
+        yield from (_read_jsonl if item.suffix == ".jsonl" else _read_txt)(item)
+
+
 def read_articles(paths: Iterable[Path]) -> list[Article]:
     """Every article in the given files and folders; raises InvalidInput listing all problems."""
     articles: list[Article] = []
     problems: list[Problem] = []
-    for item in _input_files(paths):
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
-        reader = _read_jsonl if item.suffix == ".jsonl" else _read_txt
-        for result in reader(item):
-            if isinstance(result, Problem):
-                problems.append(result)
-            else:
-                articles.append(result)
+    for result in iter_articles(paths):
+        if isinstance(result, Problem):
+            problems.append(result)
+        else:
+            articles.append(result)
     if problems:
         raise InvalidInput(problems)
     return articles

@@ -11,6 +11,7 @@ from conflict_ner.cli import (
     doccano,
     evaluation,
     packaging,
+    tagging,
     training,
 )
 from conflict_ner.cli._util import app
@@ -24,6 +25,7 @@ __all__ = [
     "evaluation",
     "main",
     "packaging",
+    "tagging",
     "training",
 ]
 
