@@ -82,9 +82,16 @@ def test_pairs_count_shared_sentences_articles_dates_and_evidence():
     b = [_row("b", "2016-08-22", 4, "PLACE", "H"), _row("b", "2016-08-22", 4, "FACTION", "YPG"),
          _row("b", "2016-08-22", 4, "FACTION", "YPG")]  # one sentence, named twice
     c = [_row("c", None, 0, "FACTION", "YPG"), _row("c", None, 0, "PLACE", "H")]
-    table = who_fought_where([a, b, c])
-    (row,) = table.rows()
-    assert (row["faction"], row["place"], row["sentences"], row["articles"]) == ("YPG", "H", 4, 3)
-    assert (row["first_date"], row["last_date"]) == ("2016-08-20", "2016-08-22")
-    assert row["evidence"] == "a b c"  # the article with the most shared sentences first
-    assert table.names["FACTION"].top(5) == [("YPG", 5, 3), ("NDF", 1, 1)]
+    d = [_row("d", "2016-09-01", 0, "FACTION", "NDF"), _row("d", "2016-09-01", 3, "PLACE", "H")]
+    table = who_fought_where([a, b, c, d])
+    ypg, ndf = table.rows()
+    assert (ypg["faction"], ypg["place"], ypg["sentences"], ypg["articles"]) == ("YPG", "H", 4, 3)
+    assert ypg["articles_together"] == 3
+    assert (ypg["first_date"], ypg["last_date"]) == ("2016-08-20", "2016-08-22")
+    assert ypg["evidence"] == "a b c"  # the article with the most shared sentences first
+    # Named in the same articles (a and d) but never in one sentence: kept, with no sentence.
+    assert (ndf["faction"], ndf["sentences"], ndf["articles"], ndf["articles_together"]) == (
+        "NDF", 0, 0, 2)
+    assert (ndf["first_date"], ndf["last_date"], ndf["evidence"]) == (
+        "2016-08-20", "2016-09-01", "a d")
+    assert table.names["FACTION"].top(5) == [("YPG", 5, 3), ("NDF", 2, 2)]

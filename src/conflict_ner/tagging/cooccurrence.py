@@ -1,4 +1,11 @@
-"""Who fought where: FACTION x PLACE pairs that share a sentence, and the top names.
+"""Who fought where: FACTION x PLACE pairs, and the top names.
+
+A pair's strong evidence is the sentences that name both (``sentences``, and
+``articles``: the articles holding such a sentence). Reports often name the place
+once and then say "the city", so the table also keeps pairs named in the same
+article but never in one sentence (``sentences`` 0), with ``articles_together``
+counting the articles that name both anywhere; dates and evidence run over those
+articles, the ones with the most shared sentences first.
 
 Counts are built one article at a time (an article's mentions arrive together),
 so memory holds the pair table, never the mentions.
@@ -13,8 +20,8 @@ from typing import Any
 
 EVIDENCE = 3  # article ids kept per pair
 PAIR_COLUMNS = (
-    "faction", "place", "sentences", "articles", "first_date", "last_date", "evidence",
-    "faction_matched", "place_matched", "place_geonameid", "place_country",
+    "faction", "place", "sentences", "articles", "articles_together", "first_date", "last_date",
+    "evidence", "faction_matched", "place_matched", "place_geonameid", "place_country",
     "place_latitude", "place_longitude",
 )
 
@@ -25,6 +32,7 @@ class Pair:
 
     sentences: int = 0
     articles: int = 0
+    together: int = 0
     first_date: str | None = None
     last_date: str | None = None
     # (-sentences in the article, article id): the articles that say it most, then by id.
@@ -32,7 +40,8 @@ class Pair:
 
     def add_article(self, article_id: str, date: str | None, sentences: int) -> None:
         self.sentences += sentences
-        self.articles += 1
+        self.articles += sentences > 0
+        self.together += 1
         if date:
             self.first_date = min(self.first_date or date, date)
             self.last_date = max(self.last_date or date, date)
@@ -65,33 +74,35 @@ class WhoFoughtWhere:
         """Count one article's mentions (rows with canonical names and sentence indexes)."""
         if not mentions:
             return
+        names: dict[str, set[str]] = defaultdict(set)
         by_sentence: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for row in mentions:
             self.names[row["label"]].mentions[row["canonical"]] += 1
             self.facts.setdefault((row["label"], row["canonical"]), row)
+            names[row["label"]].add(row["canonical"])
             by_sentence[row["sentence_index"]][row["label"]].add(row["canonical"])
-        for label in {row["label"] for row in mentions}:
-            for name in {row["canonical"] for row in mentions if row["label"] == label}:
-                self.names[label].articles[name] += 1
-        together: Counter[tuple[str, str]] = Counter()
+        for label, found in names.items():
+            self.names[label].articles.update(found)
+        shared: Counter[tuple[str, str]] = Counter()
         for labels in by_sentence.values():
-            together.update((f, p) for f in labels["FACTION"] for p in labels["PLACE"])
-        first = mentions[0]
-        for key, sentences in together.items():
-            pair = self.pairs.setdefault(key, Pair())
-            pair.add_article(first["article_id"], first["date"], sentences)
+            shared.update((f, p) for f in labels["FACTION"] for p in labels["PLACE"])
+        article_id, date = mentions[0]["article_id"], mentions[0]["date"]
+        for key in ((f, p) for f in names["FACTION"] for p in names["PLACE"]):
+            self.pairs.setdefault(key, Pair()).add_article(article_id, date, shared[key])
 
     def rows(self) -> list[dict[str, Any]]:
-        """who_fought_where.csv rows, most sentences first, then by name."""
-        ordered = sorted(self.pairs.items(), key=lambda kv: (-kv[1].sentences, kv[0]))
+        """who_fought_where.csv rows: most shared sentences first, then most articles
+        naming both, then by name."""
+        ordered = sorted(self.pairs.items(),
+                         key=lambda kv: (-kv[1].sentences, -kv[1].together, kv[0]))
         return [self._row(faction, place, pair) for (faction, place), pair in ordered]
 
     def _row(self, faction: str, place: str, pair: Pair) -> dict[str, Any]:
         where = self.facts[("PLACE", place)]
         return {
             "faction": faction, "place": place, "sentences": pair.sentences,
-            "articles": pair.articles, "first_date": pair.first_date or "",
-            "last_date": pair.last_date or "",
+            "articles": pair.articles, "articles_together": pair.together,
+            "first_date": pair.first_date or "",            "last_date": pair.last_date or "",
             "evidence": " ".join(article for _, article in pair.evidence),
             "faction_matched": self.facts[("FACTION", faction)]["matched"],
             "place_matched": where["matched"], "place_geonameid": where["geonameid"],

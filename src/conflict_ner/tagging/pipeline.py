@@ -25,20 +25,21 @@ QUANTIZE_CHOICES = ("int8",)
 
 @Language.component(PARAGRAPHS)
 def paragraph_breaks(doc: Doc) -> Doc:
-    """Start a sentence after every line break: a headline or dateline without a full
-    stop is its own sentence, not the start of the next one."""
-    for token in doc[:-1]:
+    """Sentences never cross a line break (a headline or dateline without a full stop is
+    its own sentence), and the break itself stays with the sentence before it."""
+    for token in doc[1:-1]:
         if token.is_space and "\n" in token.text:
+            token.is_sent_start = False
             doc[token.i + 1].is_sent_start = True
     return doc
 
 
 def add_sentences(nlp: Language) -> Language:
-    """Give the pipeline sentence boundaries (paragraphs, then punctuation) unless it sets
+    """Give the pipeline sentence boundaries (punctuation, then line breaks) unless it sets
     them; added last, so the NER sees exactly what it saw in evaluation."""
     if not any(name in nlp.pipe_names for name in SENTENCE_PIPES):
-        nlp.add_pipe(PARAGRAPHS, last=True)
         nlp.add_pipe("sentencizer", last=True)
+        nlp.add_pipe(PARAGRAPHS, last=True)
     return nlp
 
 

@@ -68,8 +68,11 @@ def _names_table(table: WhoFoughtWhere, label: str) -> Table:
 
 def sections(table: WhoFoughtWhere, summary: dict[str, Any], image: Path | None) -> list[Section]:
     """The report's sections, shared by the Markdown and the HTML."""
-    pairs: list[list[Cell]] = [[r["faction"], r["place"], str(r["sentences"]), str(r["articles"]),
-              r["first_date"], r["last_date"], r["evidence"]] for r in table.rows()[:TOP]]
+    pairs: list[list[Cell]] = [
+        [r["faction"], r["place"], str(r["sentences"]), str(r["articles"]),
+         str(r["articles_together"]), r["first_date"], r["last_date"], r["evidence"]]
+        for r in table.rows()[:TOP]
+    ]
     heat: list[str | Table | tuple[str, str]] = (
         [("heat map of the top pairs", image.name)] if image else ["No faction and place share "
                                                                      "a sentence."])
@@ -81,9 +84,11 @@ def sections(table: WhoFoughtWhere, summary: dict[str, Any], image: Path | None)
         Section("Top factions", [_names_table(table, "FACTION")]),
         Section("Top places", [_names_table(table, "PLACE")]),
         Section("Who fought where", [
-            "Faction and place named in the same sentence (all pairs: who_fought_where.csv).",
-            Table(["faction", "place", "sentences", "articles", "first", "last", "evidence"],
-                  pairs),
+            "Faction and place named in the same sentence: the sentences, the articles "
+            "holding them, and the articles naming both anywhere (all pairs, with GeoNames "
+            "facts: who_fought_where.csv).",
+            Table(["faction", "place", "sentences", "articles", "articles naming both", "first",
+                   "last", "evidence"], pairs),
             *heat,
         ]),
     ]
