@@ -16,6 +16,7 @@ from conflict_ner import training
 from conflict_ner.articles import load_articles, write_articles
 from conflict_ner.cli import app
 from conflict_ner.patterns import pre_annotate
+from conflict_ner.tagging.pipeline import load_tagger
 from conflict_ner.tagging.store import ShardStore
 from conflict_ner.tagging.tag import TagOptions, tag
 from conflict_ner.tasks import make_task, write_jsonl
@@ -25,18 +26,25 @@ OUTPUTS = ("mentions.jsonl", "articles.jsonl", "who_fought_where.csv", "report.m
            "report.html", "who_fought_where.png", "skipped.jsonl")
 
 
+STEPS = {"training.max_steps": 6, "training.eval_frequency": 3, "training.patience": 0}
+
+
 @pytest.fixture(scope="module")
-def cnn_model(seed_splits, tmp_path_factory) -> Path:
-    """configs/ner_cnn.cfg trained for a few steps on the seed articles (rules as gold)."""
+def seed_bins(seed_splits, tmp_path_factory) -> dict[str, Path]:
+    """DocBins of the seed articles, the rules' spans as gold."""
     articles = [a for a in load_articles(ROOT / "corpus" / "articles.jsonl") if a.origin == "seed"]
     tasks = [make_task(a.text, spans, {"article_id": a.id})
              for a, spans in zip(articles, pre_annotate([a.text for a in articles]), strict=True)]
-    work = tmp_path_factory.mktemp("cnn")
+    work = tmp_path_factory.mktemp("seed-bins")
     write_jsonl(work / "gold.jsonl", tasks)
-    bins = training.make_docbins(work / "gold.jsonl", seed_splits, work / "corpus")
-    overrides = {"training.max_steps": 6, "training.eval_frequency": 3, "training.patience": 0}
-    return training.train(ROOT / "configs" / "ner_cnn.cfg", work / "out", bins["train"],
-                          bins["dev"], overrides)
+    return training.make_docbins(work / "gold.jsonl", seed_splits, work / "corpus")
+
+
+@pytest.fixture(scope="module")
+def cnn_model(seed_bins, tmp_path_factory) -> Path:
+    """configs/ner_cnn.cfg trained for a few steps on the seed articles."""
+    return training.train(ROOT / "configs" / "ner_cnn.cfg", tmp_path_factory.mktemp("cnn"),
+                          seed_bins["train"], seed_bins["dev"], STEPS)
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +204,26 @@ def test_dask_engine_on_a_local_cluster_gives_the_same_rows(plain_run, cnn_model
     assert result.exit_code == 0, result.output
     assert outputs(tmp_path) == outputs(plain_run)
     assert len(ShardStore(tmp_path).indexes()) == 5  # 17 articles in partitions of 4
+
+
+@pytest.mark.slow
+def test_quantize_int8_tags_with_a_quantised_transformer(seed_bins, corpus, tmp_path):
+    import torch
+    from tiny_transformer import build_tiny_transformer
+
+    backbone = build_tiny_transformer(tmp_path / "tiny-bert")
+    model = training.train(ROOT / "configs" / "ner_trf.cfg", tmp_path / "trf", seed_bins["train"],
+                           seed_bins["dev"], {**STEPS, "paths.transformer": str(backbone)})
+    nlp = load_tagger(str(model), "int8")
+    modules = [m for layer in nlp.get_pipe("transformer").model.walk() for s in layer.shims
+               for m in s._model.modules()]
+    kinds = {type(m).__name__ for m in modules}
+    assert "DynamicQuantizedLinear" in kinds and torch.nn.Linear not in map(type, modules)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["tag", str(model), str(corpus), "--out", str(out),
+                                      "--quantize", "int8"])
+    assert result.exit_code == 0, result.output
+    assert len(read_jsonl(out / "articles.jsonl")) == 17
 
 
 def test_quantize_needs_a_transformer(cnn_model, corpus, tmp_path):
