@@ -20,7 +20,7 @@ HEATMAP = "who_fought_where.png"
 def plot_pairs(table: WhoFoughtWhere, path: Path) -> Path | None:
     """Heat map of sentences per pair for the factions and places with the most
     co-occurring sentences; None when no pair was found."""
-    rows = table.rows()
+    rows = [row for row in table.rows() if row["sentences"]]
     if not rows:
         return None
     import matplotlib
