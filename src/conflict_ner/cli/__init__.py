@@ -12,6 +12,7 @@ from conflict_ner.cli import (
     evaluation,
     loop,
     packaging,
+    tagging,
     training,
 )
 from conflict_ner.cli._util import app
@@ -26,6 +27,7 @@ __all__ = [
     "loop",
     "main",
     "packaging",
+    "tagging",
     "training",
 ]
 

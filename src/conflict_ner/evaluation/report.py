@@ -255,7 +255,7 @@ code { background: #f3f3f3; padding: 0 0.2em; }
 """
 
 
-def _html_block(block: Block) -> str:
+def html_block(block: Block) -> str:
     if isinstance(block, Table):
         return to_html(block)
     if isinstance(block, tuple):
@@ -276,7 +276,7 @@ def render_html(metrics: Metrics) -> str:
             '<p><a href="report.md">report.md</a> · <a href="metrics.json">metrics.json</a></p>']
     for section in sections(metrics):
         body.append(f"<h2>{html.escape(section.title)}</h2>")
-        body += [_html_block(b) for b in section.blocks]
+        body += [html_block(b) for b in section.blocks]
     return page(f"Evaluation of {metrics.model}", "\n".join(body))
 
 
@@ -308,7 +308,7 @@ def _article_errors(errors: Sequence[ErrorRow]) -> str:
     table = Table(["kind", "gold", "predicted", "context"], [
         [e.kind.replace("_", " "), e.gold or "", e.pred or "", e.context()] for e in errors
     ])
-    return f"<h2>Errors ({len(errors)})</h2>{_html_block(table)}"
+    return f"<h2>Errors ({len(errors)})</h2>{html_block(table)}"
 
 
 def article_page(
