@@ -47,7 +47,7 @@ def test_portable_copy_needs_no_toolkit_code(tiny_pipeline: Path, tmp_path: Path
     assert "conflict_ner.backbone_path.v1" in custom_code_references(original)
     copy = portable_copy(tiny_pipeline, tmp_path / "copy")
     left = custom_code_references(load_config(copy / "config.cfg"))
-    assert set(left.values()) <= {"conflict_ner.pipeline_code"}
+    assert set(left.values()) <= {"conflict_ner.ruler_filters"}
     assert spacy.load(copy)("YPG in Hasakah").text == "YPG in Hasakah"
 
 
@@ -82,7 +82,7 @@ def test_wheel_installs_and_loads_in_a_fresh_venv(tiny_pipeline: Path, tmp_path:
     # The ruler's filter ships inside the wheel, not as a dependency on the toolkit.
     assert meta["custom_code"] == ["conflict_ner.ruler_fill_gaps.v1"]
     package_dir = out / "en_conflict_ner-0.0.1" / "en_conflict_ner"
-    assert (package_dir / "pipeline_code.py").is_file()
+    assert (package_dir / "ruler_filters.py").is_file()
 
     checked = runner.invoke(app, ["package", str(wheel), "--check"])
     assert checked.exit_code == 0, checked.output

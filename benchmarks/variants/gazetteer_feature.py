@@ -23,7 +23,7 @@ from spacy.util import registry
 from thinc.api import Config, Model, concatenate
 from thinc.types import Floats2d
 
-from conflict_ner.pipeline_code import in_hyphenated_compound
+from conflict_ner.ruler_filters import in_hyphenated_compound
 
 SPANS_KEY = "gazetteer"
 LABELS = ["FACTION", "PLACE"]

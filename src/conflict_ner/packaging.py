@@ -76,7 +76,7 @@ def backbone_of(config: dict[str, Any]) -> dict[str, str] | None:
 
 # The one module a trained pipeline may need from us; it imports spaCy only and
 # is shipped inside the wheel (spaCy's --code), so the model needs no toolkit.
-SHIPPED_MODULE = "conflict_ner.pipeline_code"
+SHIPPED_MODULE = "conflict_ner.ruler_filters"
 TOOLKIT_DISTRIBUTION = "conflict-ner"
 
 
@@ -105,9 +105,9 @@ def shipped_code(config: dict[str, Any], where: Path) -> list[Path]:
         )
     if not references:
         return []
-    from conflict_ner import pipeline_code
+    from conflict_ner import ruler_filters
 
-    return [Path(pipeline_code.__file__)]
+    return [Path(ruler_filters.__file__)]
 
 
 def package_meta(

@@ -31,7 +31,7 @@ from spacy.language import Language
 from spacy.util import registry
 
 from conflict_ner.files import write_text_atomic
-from conflict_ner.pipeline_code import BLOCK
+from conflict_ner.ruler_filters import BLOCK
 
 DATA = files("conflict_ner") / "data"
 GEONAMES_FILE = "geonames_places.txt"

@@ -1,4 +1,7 @@
-"""The functions a trained pipeline calls at load and run time.
+"""Which rule matches become entities: the filters a trained pipeline's ruler calls.
+
+A match inside a hyphenated compound or of a blocked form never becomes an
+entity; before the NER the longest match wins, after it a match only fills a gap.
 
 This module imports spaCy only, never the rest of conflict_ner: `conflict-ner
 package` ships it inside the model wheel (spaCy's --code), so the installed
