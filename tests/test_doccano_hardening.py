@@ -18,7 +18,8 @@ from conflict_ner.doccano import pull as doccano_pull
 from conflict_ner.doccano import push as doccano_push
 from conflict_ner.doccano.client import Connection, DoccanoAPI
 from conflict_ner.doccano.errors import DoccanoNotFound, DoccanoUnreachable
-from conflict_ner.tasks import InvalidInput, make_task, read_tasks, write_jsonl
+from conflict_ner.files import InvalidInput, write_jsonl
+from conflict_ner.tasks import make_task, read_tasks
 
 pytestmark = pytest.mark.doccano
 

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from conflict_ner.cli import app
 from conflict_ner.evaluation.results import Metrics
+from conflict_ner.files import write_jsonl
 from conflict_ner.packaging import custom_code_references, portable_copy
-from conflict_ner.tasks import make_task, write_jsonl
+from conflict_ner.tasks import make_task
 
 runner = CliRunner()
 
