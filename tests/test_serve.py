@@ -17,8 +17,9 @@ import requests
 import spacy
 
 from conflict_ner.doccano.server import free_port
+from conflict_ner.net import is_loopback
 from conflict_ner.scheme import LABELS
-from conflict_ner.serve import SpanServer, is_loopback, load_service, make_server
+from conflict_ner.serve import SpanServer, load_service, make_server
 
 TEXT = "The YGP attacked the NDF in Hassakeh, northeastern Syria, on Monday."
 MAX_CHARS = 400

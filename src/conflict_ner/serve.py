@@ -24,7 +24,6 @@ as safe to call from several threads at once.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import threading
@@ -246,16 +245,6 @@ class SpanServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         host = str(host)
         return f"http://{f'[{host}]' if ':' in host else host}:{port}"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding to host keeps the service on this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def make_server(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from conflict_ner.cli._util import app, console, exit_on_error, fail, out, warn
 from conflict_ner.evaluation import crossval as crossval_mod
@@ -30,7 +30,7 @@ def _print_headline(headline: Headline) -> None:
     first, *caveats = headline.lines()
     out.print(first, markup=False)
     for caveat in caveats:
-        out.print(f"[bold]{escape(caveat)}[/bold]")
+        out.print(Text(caveat, style="bold"))
 
 
 def _print_metrics(metrics: Metrics) -> None:

@@ -6,10 +6,10 @@ import logging
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from conflict_ner.cli._util import DATA_DIR, app, console, doccano_app, exit_on_error, out, warn
+from conflict_ner.net import is_loopback
 
 
 @app.command()
@@ -22,7 +22,7 @@ def serve(
     """Answer POST /predict {"text": ...} with the model's spans (doccano auto-labelling)."""
     from conflict_ner import serve as service
 
-    if not service.is_loopback(host):
+    if not is_loopback(host):
         warn(
             "exposed",
             f"binding to {host}: anyone who can reach this machine can call "
@@ -107,7 +107,7 @@ def next_articles(
     for r in ranked:
         doubt = ", ".join(f"{c.shown} {c.label} {c.p:.2f}" for c in r.candidates[:2])
         table.add_row(
-            str(r.rank), r.article_id, f"{r.score:.2f}", escape(r.title or ""), escape(doubt)
+            str(r.rank), r.article_id, f"{r.score:.2f}", r.title or "", doubt
         )
     out.print(table)
     console.print(

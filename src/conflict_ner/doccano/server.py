@@ -19,7 +19,6 @@ are its owner's alone.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import secrets
@@ -39,6 +38,7 @@ from rich.console import Console
 from rich.text import Text
 
 from conflict_ner.doccano.errors import ConfigError, DoccanoError
+from conflict_ner.net import is_loopback
 
 # The pins doccano 1.8.4 needs to start at all, with the reason for each.
 DOCCANO_PINS: tuple[str, ...] = (
@@ -174,16 +174,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{path} does not hold a JSON object; delete it and retry")
     return value
-
-
-def is_loopback(host: str) -> bool:
-    """True for an address only this machine reaches: localhost, 127.0.0.0/8, ::1."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def database_url(data_dir: Path) -> str:

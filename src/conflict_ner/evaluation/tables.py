@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 import rich.table
-from rich.markup import escape
+from rich.text import Text
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,10 @@ def _text(cell: Cell) -> str:
 def to_rich(table: Table) -> rich.table.Table:
     """The table for the terminal (cell text never read as markup)."""
     keep = [i for i, h in enumerate(table.headers) if not table.terminal or h in table.terminal]
-    out = rich.table.Table(*(escape(table.headers[i]) for i in keep),
-                           title=escape(table.title) if table.title else None)
+    out = rich.table.Table(*(rich.table.Column(Text(table.headers[i])) for i in keep),
+                           title=Text(table.title) if table.title else None)
     for row in table.rows:
-        out.add_row(*(escape(_text(row[i])) for i in keep))
+        out.add_row(*(Text(_text(row[i])) for i in keep))
     return out
 
 
