@@ -185,7 +185,7 @@ def test_bad_articles_are_reported_and_skipped(cnn_model, tmp_path):
     skipped = {row["id"]: row["reason"] for row in read_jsonl(out / "skipped.jsonl")}
     assert skipped[str(inputs / "empty.txt")] == "empty file"
     assert "not UTF-8" in skipped[f"{inputs / 'latin1.txt'}:1"]
-    assert "non-empty 'text'" in skipped[f"{inputs / 'lines.jsonl'}:2"]
+    assert skipped[f"{inputs / 'lines.jsonl'}:2"] == "empty text"
     assert "malformed JSON" in skipped[f"{inputs / 'lines.jsonl'}:3"]
     (too_long,) = [reason for reason in skipped.values() if reason.startswith("too long")]
     assert "long.txt" in too_long

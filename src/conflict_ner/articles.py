@@ -558,7 +558,11 @@ def load_splits(path: Path) -> Splits:
     theatres = data.get("theatres", {})
     if not (isinstance(theatres, dict) and all(isinstance(t, str) for t in theatres.values())):
         raise _splits_problem(path, "'theatres' must map article ids to names", Code.SHAPE)
-    return Splits.from_json(data)
+    try:
+        return Splits.from_json(data)
+    except (KeyError, TypeError, ValueError) as err:
+        message = f"not a splits file of `conflict-ner split` ({type(err).__name__}: {err})"
+        raise _splits_problem(path, message, Code.SHAPE) from None
 
 
 def _lists_of_ids(value: Any, container: type[dict[str, Any]] | type[list[Any]]) -> bool:
