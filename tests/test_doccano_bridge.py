@@ -61,11 +61,13 @@ def test_round_trip_gold_pre_annotations(
     for task in everything:
         back = merged[task["meta"]["article_id"]]
         assert _spans(back) == _spans(task)
-        # Annotators see only title, date, outlet, url and article id (those it has).
+        # Annotators see only title, date, outlet, theatre, url and article id (those it has).
         assert set(back["meta"]) <= {*doccano_push.META_FIELDS, "doccano_example_id", "annotators"}
         assert back["meta"].get("title") == task["meta"].get("title")
         if task["meta"].get("origin") == "composed":
             assert back["meta"]["outlet"] == task["meta"]["source"]
+            # `evaluate --by theatre` on pulled annotations needs it.
+            assert back["meta"]["theatre"] == task["meta"]["theatre"]
         assert None not in back["meta"].values()
         assert (back["_input_hash"], back["_task_hash"]) == (
             task["_input_hash"],

@@ -18,7 +18,7 @@ fingerprint (id, example count, newest example); the next push lists the
 examples again only when the fingerprint has changed.
 
 Annotators see an example's meta in doccano's metadata panel, so it holds only
-what helps them: title, date, outlet, url and the article id, and only the
+what helps them: title, date, outlet, theatre, url and the article id, and only the
 fields an article has.
 """
 
@@ -46,7 +46,9 @@ from conflict_ner.scheme import LABELS
 from conflict_ner.tasks import Task, check_task, input_hash
 
 # The meta fields annotators see in doccano's metadata panel, in that order.
-META_FIELDS = ("title", "date", "outlet", "url", "article_id")
+# The theatre tells an annotator which war a report is about, and it must
+# survive the round trip: evaluation groups held-out articles by it.
+META_FIELDS = ("title", "date", "outlet", "theatre", "url", "article_id")
 # Earlier pushes stored the text hash in meta; pull still drops it from meta.
 HASH_KEY = "_input_hash"
 # A `source` that is an ingested file's name ("000_77324c59.txt"), not an outlet.
