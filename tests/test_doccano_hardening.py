@@ -159,7 +159,7 @@ def test_two_pushes_at_once_give_one_project_and_no_duplicates(
     assert sorted(texts) == sorted(t["text"] for t in gold[:3])
 
 
-def test_annotators_see_only_title_date_outlet_url_and_article_id(
+def test_annotators_see_only_title_date_outlet_theatre_url_and_article_id(
     doccano_api: DoccanoAPI, project_name: str, tmp_path: Path
 ) -> None:
     rows = [
@@ -175,7 +175,7 @@ def test_annotators_see_only_title_date_outlet_url_and_article_id(
     metas = {e["meta"]["article_id"]: e["meta"] for e in examples}
     assert metas == {
         "a1": {"title": "Raqqa", "date": "2017-06-06", "outlet": "example-news.com",
-               "url": "https://www.example-news.com/a1", "article_id": "a1"},
+               "theatre": "Syria", "url": "https://www.example-news.com/a1", "article_id": "a1"},
         "a2": {"outlet": "Steppe Wire", "article_id": "a2"},
         "a3": {"title": "Hasakah", "article_id": "a3"},
     }  # fmt: skip
