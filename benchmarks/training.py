@@ -142,8 +142,8 @@ def read_clock(path: Path) -> list[tuple[int, float]]:
     """(step, seconds) pairs written by bench.step_clock.v1."""
     if not path.is_file():
         return []
-    pairs = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    return [(int(step), float(t)) for step, t in pairs]
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return [(int(row[0]), float(row[1])) for row in rows]
 
 
 def step_figures(clock: list[tuple[int, float]], eval_frequency: int) -> dict[str, float]:
@@ -158,6 +158,15 @@ def step_figures(clock: list[tuple[int, float]], eval_frequency: int) -> dict[st
         "s_per_100_median": 100 * statistics.median(plain) if plain else float("nan"),
         "s_per_100_with_eval": 100 * statistics.mean(all_) if all_ else float("nan"),
     }
+
+
+def memory_at_last_step(path: Path) -> dict[str, float]:
+    """RSS, glibc heap in use, heap free but kept, and mmapped MiB before the last update."""
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    names = ("rss_mib", "heap_in_use_mib", "heap_free_mib", "mmapped_mib")
+    if not rows or len(rows[-1]) < 6:
+        return {}
+    return {name: int(value) / 2**20 for name, value in zip(names, rows[-1][2:6], strict=True)}
 
 
 def words_per_step(path: Path) -> float:
@@ -177,9 +186,12 @@ def benchmark(name: str, corpus: str, data: tuple[Path, Path], work: Path,
     wps = words_per_step(work / "words.jsonl")
     figures.update(config=name, corpus=corpus, allocator=allocator, wall_s=wall,
                    peak_rss_mib=maxrss_kib / 1024, words_per_step=wps,
-                   train_wps=wps / (figures["s_per_100"] / 100))  # fmt: skip
+                   train_wps=wps / (figures["s_per_100"] / 100),
+                   memory_last_step=memory_at_last_step(work / "steps.txt"))  # fmt: skip
     console.print(f"{corpus}/{name} ({allocator}): {figures['s_per_100']:.1f} s per 100 steps, "
                   f"peak RSS {figures['peak_rss_mib']:,.0f} MiB, wall {wall:.0f} s")  # fmt: skip
+    split = ", ".join(f"{k} {v:,.0f}" for k, v in figures["memory_last_step"].items())
+    console.print(f"  memory before the last update (MiB): {split}")
     return figures
 
 

@@ -197,6 +197,15 @@ def test_bad_articles_are_reported_and_skipped(cnn_model, tmp_path):
 
 
 @pytest.mark.slow
+def test_two_worker_processes_give_the_same_rows(plain_run, cnn_model, corpus, tmp_path):
+    result = CliRunner().invoke(app, ["tag", str(cnn_model), str(corpus), "--out", str(tmp_path),
+                                      "--n-process", "2", "--batch-size", "4"])
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path) == outputs(plain_run)
+    assert len(ShardStore(tmp_path).indexes()) == 5  # 17 articles in batches of 4
+
+
+@pytest.mark.slow
 def test_dask_engine_on_a_local_cluster_gives_the_same_rows(plain_run, cnn_model, corpus,
                                                            tmp_path):
     pytest.importorskip("distributed")

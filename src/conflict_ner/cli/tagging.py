@@ -54,7 +54,9 @@ def tag_command(
     ),
     out_dir: Path = typer.Option(Path("tagged"), "--out", help="Output folder"),
     fmt: str = typer.Option("jsonl", "--format", help=f"Mentions file: {', '.join(FORMATS)}"),
-    n_process: int = typer.Option(1, "--n-process", min=1, help="spaCy processes (plain engine)"),
+    n_process: int = typer.Option(
+        1, "--n-process", min=1, help="Plain-engine worker processes, each with its own model"
+    ),
     batch_size: int = typer.Option(
         64, "--batch-size", min=1, help="Articles per committed batch (what a kill can lose)"
     ),

@@ -22,7 +22,7 @@ from distributed import Client, LocalCluster, WorkerPlugin
 from spacy.util import minibatch
 
 from conflict_ner.articles import Article
-from conflict_ner.tagging.pipeline import Tagged, load_tagger, tagged
+from conflict_ner.tagging.pipeline import Tagged, load_tagger, tag_partition
 from conflict_ner.tagging.tag import Engine, TagOptions
 
 IN_FLIGHT_PER_WORKER = 2
@@ -45,13 +45,6 @@ class TaggerPlugin(WorkerPlugin):
 
     def teardown(self, worker: Any) -> None:
         """Nothing to release: the model goes with the process."""
-
-
-def tag_partition(model: str, quantize: str | None, articles: list[Article]) -> list[Tagged]:
-    """Tag one partition on a worker, with the worker's one copy of the model."""
-    nlp = load_tagger(model, quantize)
-    docs = nlp.pipe((a.text for a in articles), batch_size=8)
-    return [tagged(doc, article) for doc, article in zip(docs, articles, strict=True)]
 
 
 @contextmanager

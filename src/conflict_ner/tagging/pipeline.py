@@ -98,3 +98,11 @@ def tagged(doc: Doc, article: Article) -> Tagged:
         for ent in doc.ents
     ]
     return Tagged(meta, len(starts), mentions)
+
+
+def tag_partition(model: str, quantize: str | None, articles: list[Article]) -> list[Tagged]:
+    """Tag a list of articles with this process's one copy of the model (a worker's job
+    in both multi-process engines)."""
+    nlp = load_tagger(model, quantize)
+    docs = nlp.pipe((a.text for a in articles), batch_size=8)
+    return [tagged(doc, article) for doc, article in zip(docs, articles, strict=True)]

@@ -12,8 +12,11 @@ from __future__ import annotations
 import csv
 import glob
 import io
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from conflict_ner.articles import Article, iter_articles
 from conflict_ner.files import Problem, write_bytes_atomic, write_jsonl, write_text_atomic
 from conflict_ner.tagging.canonical import Canonicaliser, canonicaliser
 from conflict_ner.tagging.cooccurrence import PAIR_COLUMNS, WhoFoughtWhere, who_fought_where
-from conflict_ner.tagging.pipeline import Tagged, load_tagger, tagged
+from conflict_ner.tagging.pipeline import Tagged, load_tagger, tag_partition, tagged
 from conflict_ner.tagging.report import write_report
 from conflict_ner.tagging.store import ShardStore
 
@@ -111,28 +114,49 @@ def select(
 
 
 def spacy_engine(model: str, options: TagOptions) -> Engine:
-    """Plain spaCy on this machine: nlp.pipe, with ``n_process`` processes."""
+    """Plain spaCy on this machine: nlp.pipe in this process, or with ``n_process`` > 1
+    a pool of that many worker processes, each loading the model once."""
+    if options.n_process > 1:
+        return pool_engine(model, options)
 
     def run(articles: list[Article]) -> Iterator[list[Tagged]]:
         nlp = load_tagger(model, options.quantize)
-        if options.n_process > 1:
-            share_cores(options.n_process)
-        docs = nlp.pipe(((a.text, a) for a in articles), as_tuples=True,
-                        n_process=options.n_process, batch_size=8)
+        docs = nlp.pipe(((a.text, a) for a in articles), as_tuples=True, batch_size=8)
         for batch in minibatch(docs, options.batch_size):
             yield [tagged(doc, article) for doc, article in batch]
 
     return run
 
 
-def share_cores(processes: int) -> None:
-    """Give each of ``processes`` worker processes its share of the cores for torch
-    (forked workers inherit it), so they do not fight over the same cores."""
-    import os
+def pool_engine(model: str, options: TagOptions) -> Engine:
+    """``n_process`` worker processes that tag whole batches and send back rows.
 
+    Not ``nlp.pipe(n_process=...)``: it sends every Doc back to this process in
+    full, and decoding them here (plus the sentence rows) kept this process busy
+    enough that 2 processes tagged only 1.65x as fast as 1 on 2 cores (CNN model,
+    2,000 articles, benchmarks/tagging.py, docs/benchmarks.md).
+    """
+
+    def run(articles: list[Article]) -> Iterator[list[Tagged]]:
+        # spawn, not fork: a forked copy of a process that has used torch's thread pool
+        # can hang; each worker loads the model itself instead.
+        context = multiprocessing.get_context("spawn")
+        threads = max(1, len(os.sched_getaffinity(0)) // options.n_process)
+        work = partial(tag_partition, model, options.quantize)
+        with context.Pool(options.n_process, initializer=start_worker,
+                          initargs=(model, options.quantize, threads)) as pool:  # fmt: skip
+            yield from pool.imap(work, minibatch(articles, options.batch_size))
+
+    return run
+
+
+def start_worker(model: str, quantize: str | None, threads: int) -> None:
+    """Load the model once in a pool worker, with torch kept to the worker's share of
+    the cores so the workers do not fight over the same ones."""
     import torch
 
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // processes))
+    torch.set_num_threads(threads)
+    load_tagger(model, quantize)
 
 
 def finish(result: Tagged, canon: Canonicaliser) -> tuple[dict[str, Any], list[dict[str, Any]]]:
