@@ -26,12 +26,12 @@ demo: setup
 	status=$$?; $(BIN)/conflict-ner doccano down >/dev/null 2>&1; exit $$status
 
 test: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -ra
 
 lint: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
 # Benchmarks (figures and reading in docs/benchmarks.md); the full sizes take

@@ -15,7 +15,7 @@ training article comes from. Per round and strategy it records:
 - strict micro F1 on the test theatres (evaluation.harness.score_system);
 - recall on unseen mentions: test mentions whose surface is in no article of
   the whole train split and that the rules do not find
-  (generalisation.unseen_recall). One fixed set for every round and strategy,
+  (evaluation.novelty, as `evaluate` reports it). One fixed set for every round and strategy,
   so the curves compare like with like.
 
 Each seed trains its own models (system.seed) and draws its own random
@@ -38,14 +38,14 @@ from typing import Any
 
 import spacy
 from _common import ROOT, console, finish, machine_info, print_machine, ratio, table
-from generalisation import unseen_recall
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from conflict_ner import active
-from conflict_ner.articles import load_splits, split_of
+from conflict_ner.articles import load_splits
 from conflict_ner.convert import doc_article_id, gold_docs, write_docbin
-from conflict_ner.evaluation.harness import score_system
+from conflict_ner.evaluation.harness import Scored, known_to, score_system
+from conflict_ner.evaluation.novelty import unseen
 from conflict_ner.evaluation.systems import System
 from conflict_ner.patterns import build_pipeline
 from conflict_ner.training import train
@@ -65,7 +65,7 @@ class Corpus:
     pool: list[Doc]
     dev: Path
     test: list[Doc]
-    rules_on_test: list[Doc]
+    rules_on_test: Scored
 
 
 @dataclass
@@ -96,7 +96,7 @@ def parse_args() -> argparse.Namespace:
 
 def load_corpus(work: Path) -> Corpus:
     """Gold Docs split by corpus/splits.json; the train split's seeds start every run."""
-    where = split_of(load_splits(SPLITS))
+    where = load_splits(SPLITS).split_of()
     docs = [doc for path in GOLD for doc in gold_docs(path)]
     by_split: dict[str, list[Doc]] = {"train": [], "dev": [], "test": []}
     for doc in docs:
@@ -104,8 +104,7 @@ def load_corpus(work: Path) -> Corpus:
     seeds = [d for d in by_split["train"] if d.user_data.get("meta", {}).get("origin") == "seed"]
     seed_ids = {doc_article_id(d) for d in seeds}
     pool = [d for d in by_split["train"] if doc_article_id(d) not in seed_ids]
-    rules = build_pipeline()
-    rules_on_test = [rules(d.text) for d in by_split["test"]]
+    rules_on_test = score_system(System("rules", build_pipeline()), by_split["test"], resamples=1)
     return Corpus(
         seeds,
         pool,
@@ -128,9 +127,8 @@ def train_on(docs: Sequence[Doc], corpus: Corpus, out: Path, seed: int, args: An
 def score(nlp: Language, corpus: Corpus, train_split: Sequence[Doc]) -> tuple[float, float]:
     """Strict micro F1 on the test theatres and recall on their unseen mentions."""
     scored = score_system(System("model", nlp), corpus.test, resamples=200)
-    predicted = [p for _, p in scored.pairs]
-    recall, _ = unseen_recall(corpus.test, predicted, train_split, corpus.rules_on_test)
-    return scored.summary["strict"]["micro"]["f1"], recall
+    known = known_to(corpus.rules_on_test, corpus.test, train_split)
+    return scored.summary["strict"].micro.f1, unseen(scored.result(known).novelty).r or 0.0
 
 
 def choose(strategy: str, nlp: Language, pool: list[Doc], k: int, rng: random.Random) -> list[Doc]:

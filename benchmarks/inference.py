@@ -128,7 +128,7 @@ def raw_batches(nlp: Language, texts: list[str]) -> list[list[str]]:
     Same outer batches (nlp.batch_size docs), same sub-batches (batch_by_length
     over max_batch_items), same strided spans: computed before timing.
     """
-    trf = nlp.get_pipe("transformer")
+    trf: Any = nlp.get_pipe("transformer")  # a spacy-transformers Transformer
     get_spans = trf.model.attrs["get_spans"]
     docs = [nlp.make_doc(text) for text in texts]
     batches: list[list[str]] = []

@@ -138,8 +138,8 @@ def quantize(args: argparse.Namespace) -> dict[str, Any]:
                 pass
             times[name].append(time.perf_counter() - start)
     gold = load_gold(args.test)
-    f1 = {name: score_system(System(name, nlp), gold, resamples=100).summary["strict"]["micro"]
-          ["f1"] for name, nlp in systems.items()}
+    f1 = {name: score_system(System(name, nlp), gold, resamples=100).summary["strict"].micro.f1
+          for name, nlp in systems.items()}
     return {name: {"best_s": min(times[name]), "words_s": words / min(times[name]),
                    "f1": f1[name]} for name in systems} | {"words": words, "load": load_average()}
 

@@ -182,7 +182,7 @@ def benchmark(name: str, corpus: str, data: tuple[Path, Path], work: Path,
     work.mkdir(parents=True)
     cfg = bounded_config(CONFIGS[name], work, args)
     wall, maxrss_kib = run_training(cfg, data[0], data[1], work, args.steps, allocator)
-    figures = step_figures(read_clock(work / "steps.txt"), args.eval_frequency)
+    figures: dict[str, Any] = step_figures(read_clock(work / "steps.txt"), args.eval_frequency)
     wps = words_per_step(work / "words.jsonl")
     figures.update(config=name, corpus=corpus, allocator=allocator, wall_s=wall,
                    peak_rss_mib=maxrss_kib / 1024, words_per_step=wps,
