@@ -94,3 +94,12 @@ def test_package_refuses_a_folder_that_is_no_pipeline(tmp_path: Path) -> None:
     result = runner.invoke(app, ["package", str(tmp_path)])
     assert result.exit_code == 1
     assert "not a spaCy pipeline folder" in result.output
+
+
+@pytest.mark.parametrize("name", ["../outside", "a/b", "2fast", "with-dash", ""])
+def test_package_refuses_a_name_that_is_no_module_name(tmp_path: Path, name: str) -> None:
+    out = tmp_path / "packages"
+    result = runner.invoke(app, ["package", str(tmp_path), "--name", name, "--out", str(out)])
+    assert result.exit_code == 1
+    assert "use letters, digits and underscores" in result.output
+    assert not out.exists() and not (tmp_path / "outside").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ BACKBONES = {
     },
 }
 MODEL_VERSION = "0.1.0"  # the model wheel's own version, not the toolkit's
+PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def torch_requirement() -> str:
@@ -209,6 +211,11 @@ def build_wheel(
     metrics: Metrics | None = None,
 ) -> Path:
     """Run ``spacy package`` on a trained pipeline; return the wheel's path."""
+    # The name becomes a folder under out_dir and a Python module: a path such as
+    # "../x" would write outside out_dir.
+    if not PACKAGE_NAME.fullmatch(name):
+        raise PackagingError(f"package name {name!r}: use letters, digits and underscores, "
+                             "starting with a letter")
     model_dir = Path(model_dir)
     if not (model_dir / "meta.json").is_file():
         raise PackagingError(f"{model_dir}: not a spaCy pipeline folder (no meta.json)")
