@@ -17,7 +17,7 @@ from conflict_ner.cli import app
 from conflict_ner.doccano import pull as doccano_pull
 from conflict_ner.doccano import push as doccano_push
 from conflict_ner.doccano.client import Connection, DoccanoAPI
-from conflict_ner.doccano.errors import DoccanoNotFound, DoccanoUnreachable
+from conflict_ner.doccano.errors import DoccanoError, DoccanoNotFound, DoccanoUnreachable
 from conflict_ner.files import InvalidInput, write_jsonl
 from conflict_ner.tasks import make_task, read_tasks
 
@@ -237,3 +237,22 @@ def test_a_push_after_examples_were_deleted_in_doccano_adds_them_again(
     again = doccano_push.push(articles, project_name, api=doccano_api)
     assert (again.added, again.already) == (1, 2)
     assert doccano_push.push(articles, project_name, api=doccano_api).added == 0
+
+
+def test_doccano_refuses_a_span_the_annotator_already_has(
+    doccano_api: DoccanoAPI, project_name: str, tmp_path: Path
+) -> None:
+    # On a long article doccano draws spans a moment after a scroll, so an annotator
+    # can select a name again that already carries their span. The project disallows
+    # overlaps, so doccano refuses the second one and the annotation stays single.
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "lag", "text": "The YPG entered Raqqa."}])
+    doccano_push.push(tmp_path / "a.jsonl", project_name, "none", api=doccano_api)
+    project = doccano_api.find_project(project_name) or 0
+    (example,) = doccano_api.list_examples(project)
+    doccano_api.add_spans(project, example["id"], [(4, 7, "FACTION")])
+    with pytest.raises(DoccanoError, match="refused to add a span"):
+        doccano_api.add_spans(project, example["id"], [(4, 7, "FACTION")])
+    with pytest.raises(DoccanoError, match="refused to add a span"):
+        doccano_api.add_spans(project, example["id"], [(4, 15, "PLACE")])
+    spans = doccano_api.example_spans(project, example["id"])
+    assert [(s["start"], s["end"], s["label"]) for s in spans] == [(4, 7, "FACTION")]
