@@ -155,6 +155,18 @@ def test_tiny_transformer_loads_as_bert(tiny_bert):
     assert tokenizer("YPG in Hassakeh")["input_ids"][0] == tokenizer.cls_token_id
 
 
+def test_train_names_a_corrupt_docbin_before_spacy_starts(docbins, tmp_path):
+    corrupt = tmp_path / "train.spacy"
+    corrupt.write_bytes(b"not a docbin")
+    result = CliRunner().invoke(app, [
+        "train", "--config", str(ROOT / "configs" / "ner_cnn.cfg"), "--output",
+        str(tmp_path / "out"), "--train", str(corrupt), "--dev", str(docbins["dev"]),
+    ])
+    assert result.exit_code == 1
+    assert f"{corrupt}: not a spaCy DocBin" in result.output.replace("\n", "")
+    assert not (tmp_path / "out").exists()
+
+
 # -- real training ------------------------------------------------------------------
 
 

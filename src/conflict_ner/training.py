@@ -20,7 +20,7 @@ from spacy.tokens import Doc
 from spacy.util import registry
 
 from conflict_ner.articles import Splits, article_folds, load_splits
-from conflict_ner.convert import gold_docs, write_docbin
+from conflict_ner.convert import gold_docs, read_docbin, write_docbin
 
 # The Hugging Face name of the default backbone and the package that ships its files.
 DEFAULT_BACKBONE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -144,7 +144,12 @@ def train(
     A subprocess keeps each run's torch and memory state apart (cross-validation
     trains many times) and is exactly the plain command line a user runs, with
     glibc's mmap threshold fixed (``ALLOCATOR_ENV``) unless the caller set it.
+    Raises InvalidInput naming the file when the train or dev DocBin cannot be read.
     """
+    for path in (train_path, dev_path):
+        # spaCy would fail deep in its corpus reader, and the subprocess only says
+        # that training failed; read them here so the error names the file.
+        read_docbin(path)
     command = [
         sys.executable, "-m", "spacy", "train", str(config),
         "--output", str(output),
