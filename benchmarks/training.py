@@ -62,6 +62,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--eval-frequency", type=int, default=100)
     parser.add_argument("--dev-limit", type=int, default=200, help="dev docs per evaluation")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep the runs here (steps.txt holds the memory per step)")
     parser.add_argument("--allocator", default="fixed", choices=["fixed", "glibc", "both"],
                         help="glibc's mmap threshold as conflict-ner train fixes it, or defaults")
     parser.add_argument("--corpora", nargs="+", default=["seed", "fashion"],
@@ -230,7 +232,7 @@ def main() -> None:
     args = parse_args()
     info = machine_info()
     print_machine(info)
-    work = Path(tempfile.mkdtemp(prefix="conflict-ner-bench-train-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="conflict-ner-bench-train-"))
     runs: list[dict[str, Any]] = []
     try:
         corpora = {}
@@ -244,7 +246,8 @@ def main() -> None:
                 runs.append(benchmark(name, corpus, data, work / f"{corpus}-{name}-{allocator}",
                                       args, allocator))  # fmt: skip
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
     ratios = report(runs)
     settings = {k: getattr(args, k) for k in ("steps", "eval_frequency", "dev_limit", "allocator")}
     finish(info, {"runs": runs, "ratios": ratios, "settings": settings}, args.json)

@@ -155,6 +155,22 @@ def test_tiny_transformer_loads_as_bert(tiny_bert):
     assert tokenizer("YPG in Hassakeh")["input_ids"][0] == tokenizer.cls_token_id
 
 
+def test_batches_are_measured_in_the_backbones_wordpieces(tiny_bert):
+    from spacy.training import Example
+
+    length = training.wordpiece_length(str(tiny_bert))
+    nlp = spacy.blank("en")
+    plain = nlp.make_doc("YPG in Hasakah")
+    url = nlp.make_doc("See https://example.org/a/very/long/path/to/a/page.html now")
+    assert length(plain) == 3  # ypg, in, hasakah: words of the tiny vocabulary
+    # The URL is one spaCy token and dozens of character wordpieces.
+    assert len(url) == 3 and length(url) > 30
+    assert length(Example(url, url)) == length(url)
+    # The shipped transformer config batches by this length.
+    cfg = Config().from_disk(ROOT / "configs" / "ner_trf.cfg", interpolate=False)
+    assert cfg["training"]["batcher"]["get_length"]["@misc"] == "conflict_ner.wordpiece_length.v1"
+
+
 def test_train_names_a_corrupt_docbin_before_spacy_starts(docbins, tmp_path):
     corrupt = tmp_path / "train.spacy"
     corrupt.write_bytes(b"not a docbin")

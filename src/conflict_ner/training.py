@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,29 @@ def resolve_backbone(name: str = DEFAULT_BACKBONE) -> str:
         return str(local.resolve())
     packaged = packaged_backbone(name)
     return str(packaged) if packaged is not None else name
+
+
+@registry.misc("conflict_ner.wordpiece_length.v1")
+def wordpiece_length(transformer: str = DEFAULT_BACKBONE) -> Callable[[Any], int]:
+    """The length of an Example or Doc in the backbone's wordpieces, for
+    ``spacy.batch_by_padded.v1``'s ``get_length``.
+
+    The transformer pads every window of a batch to the batch's longest window
+    in wordpieces, while spaCy's default length counts tokens. A URL is one
+    token and hundreds of wordpieces, so one such comment padded a batch of 90
+    short comments to 250 wordpieces and the update took 9.4 GiB (fashion
+    comments, docs/generalisation.md); counted in wordpieces, it is batched
+    with texts of its own size.
+    """
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(transformer))
+
+    def length(item: Any) -> int:
+        doc = getattr(item, "predicted", item)  # training batches Examples
+        return len(tokenizer(doc.text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    return length
 
 
 # -- gold Docs to split DocBins ----------------------------------------------
