@@ -144,8 +144,12 @@ def read_clock(path: Path) -> list[tuple[int, float]]:
     """(step, seconds) pairs written by bench.step_clock.v1."""
     if not path.is_file():
         return []
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    return [(int(row[0]), float(row[1])) for row in rows]
+    return [(int(row[0]), float(row[1])) for row in read_steps(path)]
+
+
+def read_steps(path: Path) -> list[list[str]]:
+    """The rows bench.step_clock.v1 wrote: step, time, then the memory figures."""
+    return [line.split() for line in path.read_text().splitlines() if line.strip()]
 
 
 def step_figures(clock: list[tuple[int, float]], eval_frequency: int) -> dict[str, float]:
@@ -164,7 +168,7 @@ def step_figures(clock: list[tuple[int, float]], eval_frequency: int) -> dict[st
 
 def memory_at_last_step(path: Path) -> dict[str, float]:
     """RSS, glibc heap in use, heap free but kept, and mmapped MiB before the last update."""
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    rows = read_steps(path)
     names = ("rss_mib", "heap_in_use_mib", "heap_free_mib", "mmapped_mib")
     if not rows or len(rows[-1]) < 6:
         return {}

@@ -153,12 +153,9 @@ def _check_tokens(text: str, tokens: Any) -> list[Finding]:
     problems: list[Finding] = []
     previous_end, length = 0, len(text)
     for i, tok in enumerate(tokens):
-        try:
-            start, end, tok_text = tok["start"], tok["end"], tok["text"]
-        except (TypeError, KeyError, IndexError):
+        if not isinstance(tok, dict) or "start" not in tok or "end" not in tok or "text" not in tok:
             return [Finding(Code.TOKENS, f"token {i} needs text, start and end")]
-        if not isinstance(tok, dict):
-            return [Finding(Code.TOKENS, f"token {i} needs text, start and end")]
+        start, end, tok_text = tok["start"], tok["end"], tok["text"]
         if not (type(start) is int or is_offset(start)) or not (
             type(end) is int or is_offset(end)
         ):
