@@ -34,10 +34,32 @@ SERVICES = ("army", "air force", "navy", "armed forces")
 GENERIC_DESCRIPTIONS = (
     "regime forces", "government forces", "government troops", "security forces", "the militia",
     "rebels", "insurgents", "jihadists", "gunmen", "pro-government fighters", "militants",
+    "special forces", "the coalition", "the task force", "troops", "police",
 )  # fmt: skip
 DATELINE = re.compile(r"^[A-Z][A-Z .'’-]{2,}(?:,[^\n—–-]{0,40})?\s*(?:\([^)\n]{1,40}\)\s*)?[—–-]")
 CAPTION = re.compile(r"\((?:Photo|Image|Picture)s?:|\bPhoto:", re.IGNORECASE)
 HYPHEN_COMPOUND = re.compile(r"\b[\w.]+-[\w-]+\b")
+# The furniture of real news (issue 22), each counted where it stands outside every span:
+# who is credited, page furniture, typography and untagged actors of other kinds.
+FURNITURE_PATTERNS = {
+    "agency in a dateline": r"^[A-Z][A-Z .'’-]{2,}(?:,[^\n(]{0,40})?\s*\([A-Z][\w. ]{1,30}\)",
+    "credit: told / reported / according to": (
+        r"\btold [A-Z][\w.]+|\b[A-Z][\w.]+(?: [A-Z][\w.]+)* reported\b|\baccording to [A-Z]"),
+    "photo credit between slashes": r"/ [A-Z][\w .]+ /",
+    "byline": r"^By [A-Z]",
+    "reporting and editing line": r"\((?:Reporting|Writing|Editing) by",
+    "related-headlines list": r"^(?:Related|Read more|More on this|See also)\b",
+    "share line": r"^Share\b",
+    "timestamp": r"\b(?:Updated|Published|Last updated)\b|\b\d{1,2}:\d{2}\s?(?:GMT|UTC)\b",
+    "menu or tags line": r"^(?:Topics:|Tags:|[^\n|]{1,25}(?: \| [^\n|]{1,25}){2,}$)",
+    "em dash glued to a word": r"\w—|—\w",
+    "curly apostrophe or quote": r"[’“”]",
+    "kunya (Abu X) untagged": r"\bAbu [A-Z][\w-]+",
+    "government, ministry or party untagged": (
+        r"\b(?:[Gg]overnment|[Mm]inistry|Presidency|[Pp]arliament|[Pp]arty|[Tt]ribe|[Cc]lan)\b"),
+}
+FURNITURE = {name: re.compile(p, re.MULTILINE) for name, p in FURNITURE_PATTERNS.items()}
+SENTENCE_END = (".", "!", "?", '"', "”", "’", ")", "]")
 
 
 @dataclass
@@ -149,6 +171,10 @@ def _phenomena(task: Task, places: set[str]) -> Counter[str]:
     found["untagged generic description"] += sum(
         lower.count(g) for g in GENERIC_DESCRIPTIONS
     )
+    for name, pattern in FURNITURE.items():
+        found[name] += sum(not _in_span(task, m.start(), m.end()) for m in pattern.finditer(text))
+    last = text.rstrip().rsplit("\n", 1)[-1]
+    found["excerpt cut at the end"] += int(len(last.split()) >= 6 and not last.endswith(SENTENCE_END))
     return found
 
 

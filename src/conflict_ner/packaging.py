@@ -82,6 +82,18 @@ SHIPPED_MODULE = "conflict_ner.ruler_filters"
 TOOLKIT_DISTRIBUTION = "conflict-ner"
 
 
+def _registered_factory(name: str) -> bool:
+    """Whether a component factory is known, loading it from its entry point if need be."""
+    from catalogue import RegistryError
+    from spacy.util import registry
+
+    try:
+        registry.factories.get(name)
+    except RegistryError:
+        return False
+    return True
+
+
 def custom_code_references(config: dict[str, Any]) -> dict[str, str]:
     """Registered conflict_ner functions that the runtime part of a config uses: name -> module."""
     from spacy.util import registry, walk_dict
@@ -93,6 +105,13 @@ def custom_code_references(config: dict[str, Any]) -> dict[str, str]:
                 module = str(registry.find(path[-1][1:], value).get("module", ""))
                 if module.startswith("conflict_ner"):
                     found[value] = module
+    # Components built by our factories (the boundary step) need the code as well.
+    for component in config.get("components", {}).values():
+        factory = component.get("factory")
+        if factory and _registered_factory(factory):
+            module = str(registry.factories.find(factory).get("module", ""))
+            if module.startswith("conflict_ner"):
+                found[factory] = module
     return found
 
 

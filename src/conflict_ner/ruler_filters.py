@@ -8,14 +8,17 @@ package` ships it inside the model wheel (spaCy's --code), so the installed
 model needs no toolkit.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": spaCy validates a factory's arguments
+# against their real annotations, which must not be strings.
 
 from collections.abc import Callable, Iterable
 
-from spacy.tokens import Doc, Span
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans, registry
 
 BLOCK = "_BLOCK"  # label of surface forms that must stay untagged; never output
+BOUNDARIES = "boundaries"  # the boundary step's name in our pipelines
 
 
 HYPHENS = ("-", "–")
@@ -80,3 +83,156 @@ def make_gap_filter() -> Callable[[Iterable[Span], Iterable[Span]], list[Span]]:
 
     return ents_filter
 
+
+
+# -- the contract's boundaries on every predicted span --------------------------
+
+# Heads of administrative units that LABELS.md leaves out of a PLACE ("Ghwairan
+# district" -> "Ghwairan", "Rakhine State" -> "Rakhine"). "City", "Region",
+# "Strip" and "Bank" stay: "Gaza City", "Kurdistan Region", "West Bank" are names.
+ADMIN_HEADS = frozenset({
+    "province", "district", "governorate", "state", "county", "township", "municipality",
+    "oblast", "prefecture", "department", "subdistrict", "sub-district", "region", "city",
+    "area", "town", "village", "sector", "neighbourhood", "neighborhood", "raion", "tehsil",
+    "Province", "District", "Governorate", "State", "County", "Township", "Municipality",
+    "Oblast", "Prefecture", "Department", "Subdistrict", "Raion", "Tehsil",
+})  # fmt: skip
+POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
+OPENING, CLOSING = "([{“‘\"", ")]}”’\""
+DASHES = frozenset({"—", "–", "--"})
+DETERMINERS = frozenset({"the", "The", "THE"})
+SENTENCE_END = (".", "!", "?", '"', "”", "'", "’", ")", "]")
+
+
+def _is_word(token: Token) -> bool:
+    return any(c.isalnum() for c in token.text)
+
+
+def _starts_name(token: Token) -> bool:
+    """Whether a token can begin a name: capitalised, a digit, or an Arabic article."""
+    return token.text[:1].isupper() or token.text[:1].isdigit() or token.lower_ in ARABIC_ARTICLES
+
+
+def _compound_end(doc: Doc, start: int, end: int) -> int:
+    """The token after the hyphenated word that begins at ``start`` (``start`` if none)."""
+    i = start
+    while i + 2 < end and _hyphen_between(doc, i):
+        i += 2
+    return i + 1 if i > start else start
+
+
+def _compound_start(doc: Doc, last: int) -> int:
+    """The first token of the hyphenated word whose last token is ``last``."""
+    i = last
+    while i - 2 >= 0 and _hyphen_between(doc, i - 2):
+        i -= 2
+    return i
+
+
+def _modifier(token: Token) -> bool:
+    """A word that never begins a name of ours: a determiner, punctuation, or a
+    lowercase word other than an Arabic article ("rebel", "is", "jihadist")."""
+    lowercase = token.text[:1].islower() and token.lower_ not in ARABIC_ARTICLES
+    return token.text in DETERMINERS or not _is_word(token) or lowercase
+
+
+def _trim_left(span: Span) -> int:
+    """Where the name starts once determiners, lowercase modifiers ("rebel", "is") and
+    a modifying compound ("US-backed", "pro-regime") are left out. Unchanged when what
+    would remain does not begin like a name ("US-led coalition" is the whole name)."""
+    doc, start, end = span.doc, span.start, span.end
+    while start < end:
+        token, after = doc[start], _compound_end(doc, start, end)
+        if after > start and doc[after - 1].text[:1].islower() and not _modifier(token):
+            nxt = after  # a hyphenated modifier that begins like a name: US-backed, IS-held
+        elif _modifier(token):
+            nxt = after if after > start else start + 1  # pro-regime, rebel, the
+        else:
+            break
+        if nxt >= end or not _starts_name(doc[nxt]):
+            break
+        start = nxt
+    return start
+
+
+def _cut_at_unbalanced(span: Span, start: int) -> int:
+    """The end of the name before a closing bracket it never opened or a dash inside
+    it ("ABC) Brigade" -> "ABC", "M23—which" -> "M23"); a bracketed part it opens and
+    closes stays ("National Defence [Foreces]")."""
+    doc, depth = span.doc, 0
+    for i in range(start, span.end):
+        text = doc[i].text
+        if i > start and text in DASHES:
+            return i
+        if text in OPENING and text not in CLOSING:
+            depth += 1
+        elif text in CLOSING and text not in OPENING:
+            if depth == 0:
+                return i
+            depth -= 1
+    return span.end
+
+
+def _trailing_head(span: Span, token: Token) -> bool:
+    """A head LABELS.md leaves out: "group" after a FACTION, an admin unit after a PLACE."""
+    if span.label_ == "FACTION":
+        return token.lower_ == "group"
+    return span.label_ == "PLACE" and token.text in ADMIN_HEADS
+
+
+def _trim_right(span: Span, start: int, end: int) -> int:
+    """Where the name ends once possessives, punctuation, trailing function words
+    ("X in"), a modifying compound ("SDF-held") and a trailing head are out."""
+    doc = span.doc
+    while end > start + 1:
+        token = doc[end - 1]
+        if token.text in CLOSING and _opened_within(doc, start, end - 1, token.text):
+            break  # "National Defence [Foreces]": the bracket closes a part of the name
+        if token.text[:1].islower() and _hyphen_between(doc, end - 3):
+            end = _compound_start(doc, end - 1)
+        elif (token.text in POSSESSIVES or not _is_word(token) or (token.is_stop and token.is_lower)
+              or _trailing_head(span, token)):
+            end -= 1
+        else:
+            break
+    return end
+
+
+def _opened_within(doc: Doc, start: int, end: int, closing: str) -> bool:
+    """Whether tokens start..end-1 open the bracket that ``closing`` closes."""
+    opening = OPENING[CLOSING.index(closing)]
+    return opening != closing and any(doc[i].text == opening for i in range(start, end))
+
+
+def _cut_excerpt(doc: Doc, end: int) -> bool:
+    """Whether a name ending at token ``end`` is the cut last word of an excerpt
+    ("... the militia had withdr"): the text stops there without a sentence end."""
+    return end == len(doc) and not doc.text.rstrip().endswith(SENTENCE_END)
+
+
+def contract_span(span: Span) -> Span | None:
+    """The span as LABELS.md bounds it, or None when nothing of it may be tagged."""
+    if in_hyphenated_compound(span):
+        return None
+    start = _trim_left(span)
+    end = _cut_at_unbalanced(span, start)
+    end = _trim_right(span, start, end)
+    if end <= start or not _is_word(span.doc[start]) or _cut_excerpt(span.doc, end):
+        return None
+    return Span(span.doc, start, end, label=span.label_)
+
+
+@Language.factory("conflict_ner_boundaries")
+def make_boundaries(nlp: Language, name: str) -> Callable[[Doc], Doc]:
+    """A pipeline component that puts every entity within LABELS.md's boundaries:
+    no name inside a hyphenated compound, no determiner, lowercase modifier or
+    modifying compound before it, nothing after a bracket it never opened or a
+    dash, no possessive, punctuation or trailing function word, no trailing
+    "group" on a FACTION, no administrative head on a PLACE, no cut last word."""
+
+    def boundaries(doc: Doc) -> Doc:
+        # Assigning doc.ents resets every token outside the kept spans to O.
+        doc.ents = [s for s in (contract_span(e) for e in doc.ents) if s is not None]
+        return doc
+
+    return boundaries

@@ -119,12 +119,16 @@ def split_docs(docs: list[Doc], splits: Splits, fold: int | None) -> dict[str, l
 
 
 def make_docbins(
-    gold: Path | Sequence[Path], splits: Path, out_dir: Path, fold: int | None = None
+    gold: Path | Sequence[Path], splits: Path, out_dir: Path, fold: int | None = None,
+    real: dict[str, list[Doc]] | None = None,
 ) -> dict[str, Path]:
     """Write train/dev/test .spacy files (or fold N's train/dev under out_dir/folds/N).
 
     One Doc per gold task, from one or more gold files; the task's meta
     article_id decides its split. An article in two gold files is refused.
+    ``real`` (``re3d.split_docs``) adds real_dev.spacy and real_test.spacy, and
+    the real-dev documents join dev.spacy, so that model-best is chosen on real
+    text too; they never join train.
     """
     paths = [Path(gold)] if isinstance(gold, str | Path) else [Path(g) for g in gold]
     docs = [doc for path in paths for doc in gold_docs(path)]
@@ -133,6 +137,8 @@ def make_docbins(
     if twice:
         raise ValueError(f"articles annotated twice in the gold files: {', '.join(twice[:10])}")
     grouped = split_docs(docs, load_splits(Path(splits)), fold)
+    if real and fold is None:
+        grouped = {**grouped, "dev": grouped["dev"] + real["real_dev"], **real}
     target = Path(out_dir) if fold is None else Path(out_dir) / "folds" / str(fold)
     return {name: write_docbin(target / f"{name}.spacy", docs) for name, docs in grouped.items()}
 

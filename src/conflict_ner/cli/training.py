@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from conflict_ner import training
+from conflict_ner import re3d, training
 from conflict_ner.cli._util import app, console, exit_on_error, fail
 
 
@@ -21,10 +21,23 @@ def data(
     fold: int | None = typer.Option(
         None, help="Write fold N of the leave-one-group-out CV to OUT_DIR/folds/N instead"
     ),
+    real: Path = typer.Option(
+        re3d.DEFAULT_ANNOTATIONS, help="Our stand-off annotation of the re3d documents"
+    ),
+    re3d_dir: Path = typer.Option(
+        re3d.DEFAULT_DIR, "--re3d", help="The re3d data set (skipped when absent)"
+    ),
 ) -> None:
-    """Write train/dev/test .spacy files (or one CV fold's train/dev) from gold annotations."""
+    """Write train/dev/test .spacy files (or one CV fold's train/dev) from gold annotations.
+
+    With the re3d data set and our annotation of it, also real_dev.spacy and
+    real_test.spacy; the real-dev documents join dev.spacy (model selection),
+    never train.spacy."""
     with exit_on_error():
-        paths = training.make_docbins(gold, splits, out_dir, fold)
+        halves = re3d.split_docs(real, re3d_dir) if fold is None and real.is_file() else {}
+        paths = training.make_docbins(gold, splits, out_dir, fold, halves)
+    if not halves and fold is None:
+        console.print(f"no real documents: {re3d_dir} or {real} is absent", markup=False)
     for name, path in paths.items():
         console.print(f"wrote {name}: {path}", markup=False)
 

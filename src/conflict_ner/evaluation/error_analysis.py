@@ -38,6 +38,14 @@ class ErrorRow:
     left: str
     middle: str
     right: str
+    gold_label: str | None = None
+    pred_label: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The label an error counts under: the gold one where there is gold (a miss, a
+        boundary, a swap), else the predicted one (a false positive)."""
+        return self.gold_label or self.pred_label or ""
 
     def context(self, mark: str = "**") -> str:
         """The context with the erroneous stretch marked."""
@@ -95,8 +103,17 @@ def error_rows(article: str, gold: Doc, pred: Doc) -> list[ErrorRow]:
         start, end = min(e.start for e in spans), max(e.end for e in spans)
         left, middle, right = _window(gold, start, end)
         rows.append(ErrorRow(article, gold[start].idx, kind, _describe(gold, g),
-                             _describe(pred, p), left, middle, right))
+                             _describe(pred, p), left, middle, right,
+                             g.label if g else None, p.label if p else None))
     return sorted(rows, key=lambda r: r.position)
+
+
+def counts_by_label(rows: Sequence[ErrorRow], labels: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Errors per kind and label (``ErrorRow.label``), every kind and label present."""
+    counts = {kind: dict.fromkeys(labels, 0) for kind in KINDS}
+    for row in rows:
+        counts[row.kind][row.label] = counts[row.kind].get(row.label, 0) + 1
+    return counts
 
 
 def token_labels(doc: Doc) -> list[str]:

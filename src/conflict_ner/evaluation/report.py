@@ -17,7 +17,13 @@ import numpy as np
 from spacy import displacy
 from spacy.tokens import Doc
 
-from conflict_ner.evaluation.error_analysis import KIND_TITLES, KINDS, ErrorRow, plot_confusion
+from conflict_ner.evaluation.error_analysis import (
+    KIND_TITLES,
+    KINDS,
+    ErrorRow,
+    counts_by_label,
+    plot_confusion,
+)
 from conflict_ner.evaluation.novelty import ALL, GROUPS
 from conflict_ner.evaluation.results import ArticleRow, Metrics, SystemResult
 from conflict_ner.evaluation.scoring import SCHEMES, SchemeScores
@@ -32,7 +38,7 @@ from conflict_ner.evaluation.tables import (
 )
 from conflict_ner.evaluation.uncertainty import Interval
 from conflict_ner.files import safe_file_name, write_text_atomic
-from conflict_ner.scheme import SCHEME
+from conflict_ner.scheme import LABELS, SCHEME
 
 COLOURS = {label.name: label.color for label in SCHEME}
 FEW_ARTICLES = 10  # below this, say the bootstrap intervals are rough
@@ -172,6 +178,18 @@ def _articles_table(rows: Sequence[ArticleRow]) -> Table:
     return table
 
 
+def error_kinds_table(rows: Sequence[ErrorRow]) -> Table:
+    """Errors by kind (rows) and label (columns): whether the model over-tags or misses."""
+    counts = counts_by_label(rows, LABELS)
+    labels = list(dict.fromkeys(label for kind in counts.values() for label in kind))
+    table = Table(["error kind", *labels, "all"])
+    for kind, per_label in counts.items():
+        table.rows.append([KIND_TITLES[kind].split(" (")[0],
+                           *(str(per_label.get(label, 0)) for label in labels),
+                           str(sum(per_label.values()))])
+    return table
+
+
 def _error_sections(rows: Sequence[ErrorRow]) -> list[Section]:
     """One section per error kind, each row with its context."""
     sections = []
@@ -214,7 +232,11 @@ def sections(metrics: Metrics) -> list[Section]:
             "Tokens by gold (rows) and predicted (columns) label; colour is the row share.",
             ("token confusion matrix", metrics.confusion.png),
         ]),
-        Section("Errors (strict)", [f"Counts: {counts}."]),
+        Section("Errors (strict)", [
+            f"Counts: {counts}. By label: a false positive counts under its predicted label, "
+            "every other error under its gold label; label confusions under the gold one.",
+            error_kinds_table(metrics.errors.rows),
+        ]),
         *_error_sections(metrics.errors.rows),
     ]
 

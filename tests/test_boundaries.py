@@ -1,0 +1,79 @@
+"""The boundary step: every predicted span within LABELS.md's boundaries."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+from spacy.tokens import Doc, Span
+
+from conflict_ner.packaging import custom_code_references
+from conflict_ner.ruler_filters import BOUNDARIES, contract_span
+
+NLP = spacy.blank("en")
+
+CASES = [
+    ("The US-backed Syrian Democratic Forces took it.", "US-backed Syrian Democratic Forces",
+     "FACTION", "Syrian Democratic Forces"),
+    ("We saw the Islamic State group there.", "the Islamic State group", "FACTION",
+     "Islamic State"),
+    ("Fighting in Ghwairan district went on.", "Ghwairan district", "PLACE", "Ghwairan"),
+    ("In Rakhine State, troops.", "Rakhine State", "PLACE", "Rakhine"),
+    ("near al-Hasakah city.", "al-Hasakah city", "PLACE", "al-Hasakah"),
+    ("the Deir ez-Zor province.", "Deir ez-Zor province", "PLACE", "Deir ez-Zor"),
+    ("rebel Free Syrian Army units.", "rebel Free Syrian Army", "FACTION", "Free Syrian Army"),
+    ("pro-regime National Defence Forces said.", "pro-regime National Defence Forces",
+     "FACTION", "National Defence Forces"),
+    ("the ABC) Brigade said.", "ABC) Brigade", "FACTION", "ABC"),
+    ("the M23—which holds Goma.", "M23—which", "FACTION", "M23"),
+    ("Hezbollah’s fighters.", "Hezbollah’s", "FACTION", "Hezbollah"),
+    ("Hezbollah's fighters.", "Hezbollah's", "FACTION", "Hezbollah"),
+    ("attacked Raqqa in May.", "Raqqa in", "PLACE", "Raqqa"),
+    ("sources (SDF) said.", "(SDF)", "FACTION", "SDF"),
+    # Names the contract keeps whole.
+    ("Gaza City was hit.", "Gaza City", "PLACE", "Gaza City"),
+    ("the US-led coalition struck.", "US-led coalition", "FACTION", "US-led coalition"),
+    ("the National Defence [Foreces] militias.", "National Defence [Foreces]", "FACTION",
+     "National Defence [Foreces]"),
+    ("the Kawkab hills.", "Kawkab hills", "PLACE", "Kawkab hills"),
+    ("the Syrian army said.", "Syrian army", "FACTION", "Syrian army"),
+    ("al Nusra Front fighters.", "al Nusra Front", "FACTION", "al Nusra Front"),
+    ("along the Abyad-Hasakeh road.", "Abyad-Hasakeh road", "PLACE", "Abyad-Hasakeh road"),
+    # Nothing of these may be tagged.
+    ("SDF-held areas.", "SDF-held", "FACTION", None),
+    ("SDF-held areas.", "SDF", "FACTION", None),
+    ("the anti-ISIS fight.", "ISIS", "FACTION", None),
+    ("the militia had withdr", "withdr", "FACTION", None),
+]  # fmt: skip
+
+
+def span_of(text: str, part: str, label: str) -> Span:
+    doc = NLP(text)
+    start = text.index(part)
+    span = doc.char_span(start, start + len(part), label=label, alignment_mode="expand")
+    assert span is not None
+    return span
+
+
+@pytest.mark.parametrize(("text", "predicted", "label", "expected"), CASES)
+def test_contract_span(text: str, predicted: str, label: str, expected: str | None) -> None:
+    result = contract_span(span_of(text, predicted, label))
+    assert (result.text if result is not None else None) == expected
+    if result is not None:
+        assert result.label_ == label
+
+
+def test_component_sets_every_entity_and_resets_the_rest() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("conflict_ner_boundaries", name=BOUNDARIES)
+    doc: Doc = nlp.make_doc("The US-backed SDF took Raqqa city, SDF-held since.")
+    doc.ents = [Span(doc, 0, 5, "FACTION"), Span(doc, 6, 8, "PLACE"), Span(doc, 9, 10, "FACTION")]
+    doc = nlp(doc)
+    assert [(e.text, e.label_) for e in doc.ents] == [("SDF", "FACTION"), ("Raqqa", "PLACE")]
+    # Tokens trimmed off an entity are outside every entity now, not left half-tagged.
+    assert [t.ent_iob_ for t in doc[:4]] == ["O", "O", "O", "O"]
+
+
+def test_the_boundary_step_ships_in_the_wheel() -> None:
+    config = {"components": {BOUNDARIES: {"factory": "conflict_ner_boundaries"}}}
+    assert custom_code_references(config) == {
+        "conflict_ner_boundaries": "conflict_ner.ruler_filters"}
