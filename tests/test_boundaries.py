@@ -77,3 +77,30 @@ def test_the_boundary_step_ships_in_the_wheel() -> None:
     config = {"components": {BOUNDARIES: {"factory": "conflict_ner_boundaries"}}}
     assert custom_code_references(config) == {
         "conflict_ner_boundaries": "conflict_ner.ruler_filters"}
+
+
+@pytest.mark.parametrize(("text", "tokens"), [
+    ("(SDF)—an", ["(", "SDF", ")", "—", "an"]),
+    ("BEIRUT (Reuters)-The", ["BEIRUT", "(", "Reuters", ")", "-", "The"]),
+    ("into Iraq.[3] The", ["into", "Iraq", ".", "[3", "]", "The"]),
+    ("Zagros mountains,[1] and", ["Zagros", "mountains", ",", "[1", "]", "and"]),
+    # What English's tokenizer did already stays as it was.
+    ("Deir ez-Zor", ["Deir", "ez", "-", "Zor"]),
+    ("“Hezbollah’s”", ["“", "Hezbollah", "’s", "”"]),
+    ("the YPG—the Kurds", ["the", "YPG", "—", "the", "Kurds"]),
+])  # fmt: skip
+def test_news_tokenizer_frees_names_glued_to_brackets_and_citations(
+    text: str, tokens: list[str]
+) -> None:
+    from conflict_ner.tasks import make_tokens
+
+    assert [t["text"] for t in make_tokens(text)] == tokens
+
+
+def test_the_training_configs_name_the_news_tokenizer(root) -> None:  # type: ignore[no-untyped-def]
+    from spacy.util import load_config
+
+    for name in ("ner_trf.cfg", "ner_cnn.cfg"):
+        config = load_config(root / "configs" / name)
+        assert config["nlp"]["tokenizer"] == {"@tokenizers": "conflict_ner.news_tokenizer.v1"}
+        assert BOUNDARIES in config["nlp"]["pipeline"]

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_RE3D = ROOT.parent / "shared" / "datasets" / "re3d"
 
 TEXTS = {
-    "a1": ("centcom", "ISIL fighters fled Mosul on Monday.", [(0, 4, "FACTION"), (19, 24, "PLACE")]),
+    "a1": ("centcom", "ISIL fighters fled Mosul on Monday.",
+           [(0, 4, "FACTION"), (19, 24, "PLACE")]),
     "a2": ("centcom", "The Peshmerga held Erbil.", [(4, 13, "FACTION"), (19, 24, "PLACE")]),
     "b1": ("wikipedia", "Daesh attacked Raqqa.", [(0, 5, "FACTION"), (15, 20, "PLACE")]),
     "b2": ("wikipedia", "Talks in Geneva ended.", [(9, 15, "PLACE")]),
@@ -119,6 +120,22 @@ def test_real_halves_join_dev_but_never_train(
 
     assert ids("real_dev") <= ids("dev")
     assert not (ids("real_dev") | ids("real_test")) & ids("train")
+
+
+def test_cli_data_writes_the_real_halves(
+    dataset: Path, annotations: Path, tmp_path: Path, seed_splits: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from conflict_ner.cli import app
+
+    out = tmp_path / "corpus"
+    args = ["data", "--gold", str(ROOT / "corpus" / "gold.jsonl"), "--splits", str(seed_splits),
+            "--out-dir", str(out), "--real", str(annotations), "--re3d", str(dataset)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.glob("*.spacy")} == {
+        "train.spacy", "dev.spacy", "test.spacy", "real_dev.spacy", "real_test.spacy"}
 
 
 def test_without_the_data_set_nothing_is_written(tmp_path: Path, annotations: Path) -> None:

@@ -129,7 +129,8 @@ def test_make_docbins_writes_leave_one_group_out_folds(gold, seed_splits, tmp_pa
 
 def test_cli_data_writes_seed_and_fold_files(gold, seed_splits, tmp_path):
     runner = CliRunner()
-    args = ["data", "--gold", str(gold), "--splits", str(seed_splits), "--out-dir", str(tmp_path)]
+    args = ["data", "--gold", str(gold), "--splits", str(seed_splits), "--out-dir", str(tmp_path),
+            "--re3d", str(tmp_path / "no-re3d")]  # the real halves: tests/test_re3d.py
     assert runner.invoke(app, args).exit_code == 0
     assert runner.invoke(app, [*args, "--fold", "0"]).exit_code == 0
     assert {p.name for p in tmp_path.glob("*.spacy")} == {"train.spacy", "dev.spacy", "test.spacy"}

@@ -174,7 +174,8 @@ def _phenomena(task: Task, places: set[str]) -> Counter[str]:
     for name, pattern in FURNITURE.items():
         found[name] += sum(not _in_span(task, m.start(), m.end()) for m in pattern.finditer(text))
     last = text.rstrip().rsplit("\n", 1)[-1]
-    found["excerpt cut at the end"] += int(len(last.split()) >= 6 and not last.endswith(SENTENCE_END))
+    cut = len(last.split()) >= 6 and not last.endswith(SENTENCE_END)
+    found["excerpt cut at the end"] += int(cut)
     return found
 
 

@@ -33,8 +33,14 @@ TASK_KEYS = ("spans", "label", "options")
 
 @cache
 def tokenizer() -> Language:
-    """The blank English pipeline whose tokenizer defines our tokens."""
-    return spacy.blank("en")
+    """The blank English pipeline whose tokenizer defines our tokens: spaCy's English
+    tokenizer with the splits real news needs (``ruler_filters.make_news_tokenizer``),
+    the one our training configs name."""
+    from conflict_ner.ruler_filters import make_news_tokenizer
+
+    nlp = spacy.blank("en")
+    nlp.tokenizer = make_news_tokenizer()(nlp)
+    return nlp
 
 
 def make_tokens(text: str) -> list[dict[str, Any]]:

@@ -68,10 +68,16 @@ def evaluate(
     ),
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    missing_ok: bool = typer.Option(
+        False, help="Say so and exit 0 when DATA is absent (a workflow step on optional data)"
+    ),
 ) -> None:
     """Score a model on gold articles: four schemes, seen and unseen names, ablations,
     baselines, groups, errors and a report."""
     if not Path(data).exists():
+        if missing_ok:
+            console.print(f"{data} is absent: nothing to score", markup=False)
+            return
         fail(f"{data} does not exist")
     if baseline is not None and not baseline.is_file():
         fail(f"baseline metrics {baseline} does not exist")
@@ -118,17 +124,26 @@ def crossval(
 @app.command()
 def summary(
     report: Path = typer.Option(Path("evaluate/test"), help="Evaluation report folder"),
+    real_report: Path = typer.Option(
+        Path("evaluate/real-test"), help="Report on real documents (re3d real-test), if any"
+    ),
     wheel: Path | None = typer.Option(None, help="The built wheel"),
 ) -> None:
     """The held-out figures in brief: F1 with its interval, unseen recall, rules alone,
-    caveats, F1 per label; and where the report and the wheel are."""
-    with exit_on_error():
-        metrics = harness.load_metrics(report / "metrics.json")
-    _print_headline(metrics.headline)
-    table = to_rich(labels_table(metrics.overall, schemes=("strict",)))
-    table.title = f"held-out articles ({metrics.articles}), strict"
-    out.print(table)
-    out.print(f"report: {report / 'report.html'}", markup=False)
+    caveats, F1 per label, on the composed test theatres and, when there is a report
+    on them, on real documents; and where the reports and the wheel are."""
+    for folder, title in ((report, "held-out articles"), (real_report, "real documents")):
+        if folder == real_report and not (folder / "metrics.json").is_file():
+            out.print(f"no report on real documents in {folder} (../shared absent?)", markup=False)
+            continue
+        with exit_on_error():
+            metrics = harness.load_metrics(folder / "metrics.json")
+        out.print(Text(f"{title}: {metrics.data}", style="bold"))
+        _print_headline(metrics.headline)
+        table = to_rich(labels_table(metrics.overall, schemes=("strict",)))
+        table.title = f"{title} ({metrics.articles}), strict"
+        out.print(table)
+        out.print(f"report: {folder / 'report.html'}", markup=False)
     if wheel:
         out.print(f"wheel:  {wheel}" + ("" if wheel.is_file() else " (missing)"), markup=False)
 
