@@ -174,7 +174,8 @@ def _phenomena(task: Task, places: set[str]) -> Counter[str]:
     for name, pattern in FURNITURE.items():
         found[name] += sum(not _in_span(task, m.start(), m.end()) for m in pattern.finditer(text))
     last = text.rstrip().rsplit("\n", 1)[-1]
-    cut = len(last.split()) >= 6 and not last.endswith(SENTENCE_END)
+    # A prose line that stops on a letter: a cut excerpt, not a list or a menu.
+    cut = len(last.split()) >= 6 and last[-1:].isalpha() and "|" not in last and ":" not in last
     found["excerpt cut at the end"] += int(cut)
     return found
 
