@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from conflict_ner import training
 from conflict_ner.cli._util import app, console, exit_on_error, fail
 
 
@@ -23,6 +22,8 @@ def data(
     ),
 ) -> None:
     """Write train/dev/test .spacy files (or one CV fold's train/dev) from gold annotations."""
+    from conflict_ner import training
+
     with exit_on_error():
         paths = training.make_docbins(gold, splits, out_dir, fold)
     for name, path in paths.items():
@@ -41,6 +42,8 @@ def train(
     ),
 ) -> None:
     """Train a spaCy pipeline offline; writes OUTPUT/model-best and OUTPUT/model-last."""
+    from conflict_ner import training
+
     for path in (config, train_path, dev_path):
         if not path.exists():
             fail(f"{path} does not exist (run `conflict-ner data` for the .spacy files)")
