@@ -172,3 +172,30 @@ def test_prodigy_exports_with_their_label_fail_our_scheme(fashion_dir: Path) -> 
     problems = validate_file(fashion_dir / "fashion_brands_eval.jsonl")
     assert problems and all(p.code == Code.LABEL for p in problems)
     assert all("FASHION_BRAND" in p.message for p in problems)
+
+
+def test_our_tokenizer_is_the_one_the_configs_name(root: Path) -> None:
+    """tasks.tokenizer() is built without a Language (which would import every pipeline
+    component installed, spacy-transformers among them): it must still split every text
+    of the corpus as a blank English pipeline with the configs' news tokenizer does, and
+    give its lexemes the same attributes."""
+    import spacy
+    from spacy.tokens import Doc
+
+    from conflict_ner.tasks import tokenize, tokenizer
+
+    blank = spacy.blank("en", config={
+        "nlp": {"tokenizer": {"@tokenizers": "conflict_ner.news_tokenizer.v1"}}})
+
+    def view(doc: Doc) -> list[tuple]:
+        return [(t.text, t.idx, t.whitespace_, t.norm_, t.is_stop, t.like_num, t.lang_)
+                for t in doc]
+
+    texts = [json.loads(line)["text"] for name in ("gold.jsonl", "composed.jsonl")
+             for line in (root / "corpus" / name).read_text(encoding="utf8").splitlines()]
+    texts += ["U.S.-backed forces, e-mail: info@example.org; don't stop—at 10:30am!", " \n "]
+    for text in texts:
+        assert view(tokenizer()(text)) == view(blank(text))
+    assert tokenizer().vocab.lang == blank.vocab.lang == "en"
+    with pytest.raises(ValueError, match="E088"):  # nlp(text)'s limit, nlp.max_length
+        tokenize("x" * (blank.max_length + 1))

@@ -14,8 +14,6 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from sklearn.model_selection import LeaveOneGroupOut
-
 from conflict_ner.files import (
     Code,
     InvalidInput,
@@ -597,6 +595,10 @@ def article_folds(splits: Splits) -> list[tuple[list[str], list[str]]]:
 
     A fold holds out one theatre, or one group of near-duplicate articles, whole.
     """
+    # Here, not at the top: scikit-learn takes a second to import, and every command
+    # (even `--help`) imports this module.
+    from sklearn.model_selection import LeaveOneGroupOut
+
     units = fold_groups(splits)
     ids = [i for unit in units for i in unit]
     labels = [n for n, unit in enumerate(units) for _ in unit]

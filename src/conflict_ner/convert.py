@@ -46,6 +46,7 @@ from conflict_ner.tasks import (
     make_task,
     read_tasks,
     set_hashes,
+    tokenize,
     tokenizer,
 )
 
@@ -111,7 +112,7 @@ def align_spans(
 
     With ``strict`` nothing is snapped: the issues say "rejected" and the caller fails.
     """
-    doc = tokenizer()(text)
+    doc = tokenize(text)
     kept: list[SpanTuple] = []
     issues: list[SpanIssue] = []
     for start, end, label in spans:
@@ -241,7 +242,7 @@ def task_to_doc(task: Task, file: str = "-", strict: bool = False) -> tuple[Doc,
     With ``strict`` a misaligned span is left out and reported as rejected; the
     caller fails on any issue.
     """
-    doc = _doc_from_tokens(task) or tokenizer()(task["text"])
+    doc = _doc_from_tokens(task) or tokenize(task["text"])
     spans = [(s["start"], s["end"], s["label"]) for s in task.get("spans", [])]
     example = article_id(task)
     aligned, issues = align_spans(task["text"], spans, file, example, strict)

@@ -14,14 +14,15 @@ import venv
 from dataclasses import asdict, dataclass
 from importlib.metadata import requires
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from confection import Config
-from spacy.util import get_minor_version_range, load_config
-
-from conflict_ner.evaluation.results import Metrics
 from conflict_ner.files import write_text_atomic
-from conflict_ner.training import OFFLINE_ENV
+
+# spaCy (and with it torch) and the evaluation stack are imported where they are used:
+# the command line imports this module for PackagingError and MODEL_VERSION, and its
+# `--help` must not wait seconds for them.
+if TYPE_CHECKING:
+    from conflict_ner.evaluation.results import Metrics
 
 # Where the default backbone comes from, and under which licence it is shared.
 BACKBONES = {
@@ -135,6 +136,8 @@ def package_meta(
     model_dir: Path, name: str, version: str, metrics: Metrics | None
 ) -> dict[str, Any]:
     """The meta.json for ``spacy package``: labels, scores, backbone, data, requirements."""
+    from spacy.util import load_config
+
     meta = json.loads((model_dir / "meta.json").read_text())
     config = load_config(model_dir / "config.cfg", interpolate=True)
     backbone = backbone_of(config)
@@ -161,6 +164,8 @@ def package_meta(
 
 def read_metrics(path: Path) -> Metrics:
     """An evaluation's metrics.json; PackagingError naming the file when it is unusable."""
+    from conflict_ner.evaluation.results import Metrics
+
     try:
         return Metrics.read(path)
     except (OSError, ValueError) as err:
@@ -193,6 +198,8 @@ def runtime_requirements(config: dict[str, Any]) -> list[str]:
         return []
     from importlib.metadata import version
 
+    from spacy.util import get_minor_version_range
+
     return [f"spacy-transformers{get_minor_version_range(version('spacy-transformers'))}"]
 
 
@@ -215,6 +222,9 @@ def portable_copy(model_dir: Path, dest: Path) -> Path:
     from its files; a trained pipeline carries its weights, tokenizer and
     config, so the plain name is enough (and documents where it came from).
     """
+    from confection import Config
+    from spacy.util import load_config
+
     shutil.copytree(model_dir, dest)
     config = load_config(dest / "config.cfg", interpolate=False)
     portable = Config(_without_backbone_lookup(dict(config)), section_order=config.section_order)
@@ -230,6 +240,8 @@ def build_wheel(
     metrics: Metrics | None = None,
 ) -> Path:
     """Run ``spacy package`` on a trained pipeline; return the wheel's path."""
+    from spacy.util import load_config
+
     # The name becomes a folder under out_dir and a Python module: a path such as
     # "../x" would write outside out_dir.
     if not PACKAGE_NAME.fullmatch(name):
@@ -299,6 +311,8 @@ print(json.dumps([[e.text, e.label_] for e in doc.ents]))
 
 def check_wheel(wheel: Path, venv_dir: Path | None = None) -> CheckResult:
     """Install a wheel into a fresh venv, ``spacy.load`` it and return its entities."""
+    from conflict_ner.training import OFFLINE_ENV
+
     wheel = Path(wheel).resolve()
     package = wheel.name.split("-")[0]
     owned = venv_dir is None

@@ -13,7 +13,7 @@ model needs no toolkit.
 
 from collections.abc import Callable, Iterable
 
-from spacy.language import Language
+from spacy.language import Language, create_tokenizer
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex, filter_spans, registry
@@ -258,7 +258,7 @@ def make_news_tokenizer() -> Callable[[Language], Tokenizer]:
     """spaCy's tokenizer for the language, with the infixes of NEWS_INFIXES added."""
 
     def create(nlp: Language) -> Tokenizer:
-        tokenizer: Tokenizer = registry.tokenizers.get("spacy.Tokenizer.v1")()(nlp)
+        tokenizer: Tokenizer = create_tokenizer()(nlp)
         infixes = [*(nlp.Defaults.infixes or ()), *NEWS_INFIXES]
         tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
         return tokenizer

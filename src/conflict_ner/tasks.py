@@ -13,13 +13,14 @@ from collections.abc import Collection, Iterable
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
-
-import spacy
-from spacy.language import Language
+from typing import TYPE_CHECKING, Any
 
 from conflict_ner.files import BadRecord, Code, Finding, read_records
 from conflict_ner.scheme import LABELS
+
+if TYPE_CHECKING:  # spaCy costs seconds to import: only the commands that tokenize pay it
+    from spacy.tokenizer import Tokenizer
+    from spacy.tokens import Doc
 
 Task = dict[str, Any]
 # The longest text we take: spaCy's default ``nlp.max_length``, beyond which its
@@ -32,20 +33,43 @@ TASK_KEYS = ("spans", "label", "options")
 
 
 @cache
-def tokenizer() -> Language:
-    """The blank English pipeline whose tokenizer defines our tokens: spaCy's English
-    tokenizer with the splits real news needs (``ruler_filters.make_news_tokenizer``),
-    the one our training configs name."""
+def tokenizer() -> Tokenizer:
+    """The tokenizer that defines our tokens, the one our training configs name:
+    spaCy's English tokenizer with the splits real news needs
+    (``ruler_filters.make_news_tokenizer`` over English's defaults and vocab).
+
+    It is built without a ``Language``: constructing any ``Language`` imports every
+    pipeline component that an installed package registers, spacy-transformers among
+    them and with it transformers and scikit-learn, 5 of `validate`'s 11 seconds, for a
+    tokenizer that uses none of them (tests/test_tasks.py checks it against the blank
+    pipeline's).
+    """
+    from types import SimpleNamespace
+
+    from spacy.lang.en import English
+    from spacy.vocab import create_vocab
+
     from conflict_ner.ruler_filters import make_news_tokenizer
 
-    nlp = spacy.blank("en")
-    nlp.tokenizer = make_news_tokenizer()(nlp)
-    return nlp
+    # The factory reads only these two attributes of the pipeline it is given.
+    owner = SimpleNamespace(Defaults=English.Defaults,
+                            vocab=create_vocab(English.lang, English.Defaults))
+    return make_news_tokenizer()(owner)  # type: ignore[arg-type]
+
+
+def tokenize(text: str) -> Doc:
+    """A text as a Doc of our tokens; like ``nlp(text)``, a ValueError beyond spaCy's
+    default ``nlp.max_length`` (MAX_TEXT_CHARS)."""
+    if len(text) > MAX_TEXT_CHARS:
+        from spacy.errors import Errors
+
+        raise ValueError(Errors.E088.format(length=len(text), max_length=MAX_TEXT_CHARS))
+    return tokenizer()(text)
 
 
 def make_tokens(text: str) -> list[dict[str, Any]]:
     """Prodigy tokens (text, start, end, id, ws) for a text."""
-    doc = tokenizer()(text)
+    doc = tokenize(text)
     return [
         {
             "text": tok.text,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 # Importing a stage module registers its commands on the app.
 from conflict_ner.cli import (
+    _util,
     articles,
     convert,
     corpus,
@@ -33,5 +34,6 @@ __all__ = [
 
 
 def main() -> None:
-    """Entry point for ``python -m conflict_ner``."""
+    """The `conflict-ner` program (and ``python -m conflict_ner``): one command, then exit."""
+    _util.standalone = True
     app()

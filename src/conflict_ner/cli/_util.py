@@ -9,6 +9,7 @@ written); `doccano status` exits 3 when the local server is not running.
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,28 @@ app.add_typer(doccano_app, name="doccano")
 EXIT_BAD_INPUT = 1
 EXIT_UNREACHABLE = 2
 EXIT_NOT_RUNNING = 3
+
+# True when this process is the `conflict-ner` program (cli.main), which runs one
+# command and exits; False when a caller runs the app inside its own process (the tests).
+standalone = False
+
+
+def import_spacy_without_torch() -> None:
+    """Import spaCy with torch hidden, for a command that only tokenizes (`validate`).
+
+    thinc, under spaCy, imports torch whenever it is installed: 2.2 s of CPU on the
+    standard machine, more than all the rest of `validate`. With torch hidden while spaCy
+    is first imported, thinc takes torch for absent for the rest of the process, so only
+    the program itself, which runs nothing after the command, may do it (``standalone``);
+    anywhere else, or once spaCy or torch is imported, this does nothing.
+    """
+    if not standalone or "spacy" in sys.modules or "torch" in sys.modules:
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError
+    try:
+        import spacy  # noqa: F401
+    finally:
+        del sys.modules["torch"]
 
 
 

@@ -8,8 +8,15 @@ import typer
 from rich.table import Table
 
 from conflict_ner import articles as articles_mod
-from conflict_ner.cli._util import app, exit_on_error, fail, out, say, warn
-from conflict_ner.convert import validate_file
+from conflict_ner.cli._util import (
+    app,
+    exit_on_error,
+    fail,
+    import_spacy_without_torch,
+    out,
+    say,
+    warn,
+)
 from conflict_ner.scheme import LABELS
 
 
@@ -51,6 +58,9 @@ def validate(
     any_label: bool = typer.Option(False, help="Accept labels outside the scheme"),
 ) -> None:
     """Check Prodigy JSONL: JSON, offsets, token boundaries, overlaps and labels."""
+    import_spacy_without_torch()  # validate only tokenizes
+    from conflict_ner.convert import validate_file
+
     problems = [p for f in files for p in validate_file(f, None if any_label else LABELS)]
     if problems:
         fail(problems)

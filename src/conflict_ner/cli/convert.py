@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from conflict_ner import convert as convert_mod
 from conflict_ner.cli._util import app, exit_on_error, say, warn
 
 
@@ -21,6 +20,8 @@ def convert(
     ),
 ) -> None:
     """Convert between doccano JSONL, Prodigy JSONL and spaCy's .spacy."""
+    from conflict_ner import convert as convert_mod
+
     with exit_on_error():
         report = convert_mod.convert(src, dst, from_format, to_format, strict)
     for issue in report.issues:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.text import Text
 
 from conflict_ner.cli._util import app, console, exit_on_error, fail, out, warn
-from conflict_ner.evaluation import crossval as crossval_mod
-from conflict_ner.evaluation import harness
-from conflict_ner.evaluation import train_curve as curve_mod
-from conflict_ner.evaluation.report import groups_table, labels_table, novelty_table, systems_table
-from conflict_ner.evaluation.results import Headline, Metrics
-from conflict_ner.evaluation.systems import parse_label_map
-from conflict_ner.evaluation.tables import to_rich
+
+if TYPE_CHECKING:
+    from conflict_ner.evaluation.results import Headline, Metrics
 
 DEFAULT_LABEL_MAP = "GPE=PLACE,LOC=PLACE,FAC=PLACE,ORG=FACTION,NORP=FACTION"
 META_FIELDS = ("theatre", "source", "origin")
@@ -23,6 +20,9 @@ CNN_CONFIG = typer.Option(Path("configs/ner_cnn.cfg"), help="spaCy training conf
 MAX_STEPS = typer.Option(None, help="Override training.max_steps of every run")
 RESAMPLES = typer.Option(1000, min=1, help="Bootstrap resamples (over articles)")
 SEED = typer.Option(0, help="Seed")
+# train_curve.FRACTIONS, written out: that module imports spaCy, which `--help` must not
+# wait for (tests/test_cli.py checks that the two agree).
+FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 
 def _print_headline(headline: Headline) -> None:
@@ -35,6 +35,9 @@ def _print_headline(headline: Headline) -> None:
 
 def _print_metrics(metrics: Metrics) -> None:
     """What a terminal shows of a report: headline, systems, seen/unseen, groups."""
+    from conflict_ner.evaluation.report import groups_table, novelty_table, systems_table
+    from conflict_ner.evaluation.tables import to_rich
+
     _print_headline(metrics.headline)
     out.print(to_rich(systems_table([metrics.as_system(), *metrics.ablations,
                                      *metrics.baselines])))
@@ -74,6 +77,9 @@ def evaluate(
 ) -> None:
     """Score a model on gold articles: four schemes, seen and unseen names, ablations,
     baselines, groups, errors and a report."""
+    from conflict_ner.evaluation import harness
+    from conflict_ner.evaluation.systems import parse_label_map
+
     if not Path(data).exists():
         if missing_ok:
             console.print(f"{data} is absent: nothing to score", markup=False)
@@ -111,6 +117,9 @@ def crossval(
     seed: int = SEED,
 ) -> None:
     """Leave-one-group-out cross-validation: train and score each fold; mean and std."""
+    from conflict_ner.evaluation import crossval as crossval_mod
+    from conflict_ner.evaluation.tables import to_rich
+
     for path in (config, gold, splits):
         if not path.exists():
             fail(f"{path} does not exist")
@@ -132,6 +141,10 @@ def summary(
     """The held-out figures in brief: F1 with its interval, unseen recall, rules alone,
     caveats, F1 per label, on the composed test theatres and, when there is a report
     on them, on real documents; and where the reports and the wheel are."""
+    from conflict_ner.evaluation import harness
+    from conflict_ner.evaluation.report import labels_table
+    from conflict_ner.evaluation.tables import to_rich
+
     for folder, title in ((report, "held-out articles"), (real_report, "real documents")):
         if folder == real_report and not (folder / "metrics.json").is_file():
             out.print(f"no report on real documents in {folder} (../shared absent?)", markup=False)
@@ -153,7 +166,7 @@ def train_curve(
     ctx: typer.Context,
     config: Path = CNN_CONFIG,
     fractions: list[float] = typer.Option(
-        list(curve_mod.FRACTIONS), help="Shares of the training articles: --fractions 0.25 0.5 1"
+        list(FRACTIONS), help="Shares of the training articles: --fractions 0.25 0.5 1"
     ),
     train_path: Path = typer.Option(Path("corpus/train.spacy"), "--train", help="Training data"),
     dev_path: Path = typer.Option(Path("corpus/dev.spacy"), "--dev", help="Development data"),
@@ -169,6 +182,9 @@ def train_curve(
 ) -> None:
     """Train on growing shares of the training articles, score each on the same held-out
     articles: a table, a plot and whether the last step still helped."""
+    from conflict_ner.evaluation import train_curve as curve_mod
+    from conflict_ner.evaluation.tables import to_rich
+
     data = {"train": train_path, "dev": dev_path, "test": test_path}
     if held_out not in ("dev", "test"):
         fail(f"--held-out must be dev or test, not {held_out!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import (
@@ -17,8 +18,10 @@ from rich.progress import (
 from rich.text import Text
 
 from conflict_ner.cli._util import app, console, exit_on_error, out, warn
-from conflict_ner.tagging.pipeline import QUANTIZE_CHOICES
-from conflict_ner.tagging.tag import ENGINES, FORMATS, MAX_CHARS, Engine, TagOptions, tag
+from conflict_ner.tagging.options import ENGINES, FORMATS, MAX_CHARS, QUANTIZE_CHOICES, TagOptions
+
+if TYPE_CHECKING:
+    from conflict_ner.tagging.tag import Engine
 
 
 class ArticlesPerSecond(ProgressColumn):
@@ -73,6 +76,8 @@ def tag_command(
 ) -> None:
     """Tag a corpus: mentions with canonical names, per-article counts, a who-fought-where
     table and a report, resumable and skipping articles that cannot be tagged."""
+    from conflict_ner.tagging.tag import tag
+
     options = TagOptions(batch_size=batch_size, n_process=n_process, max_chars=max_chars,
                          fmt=fmt, quantize=quantize, resume=resume)
     columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), ArticlesPerSecond(),

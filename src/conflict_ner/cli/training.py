@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from conflict_ner import re3d, training
+from conflict_ner import re3d
 from conflict_ner.cli._util import app, console, exit_on_error, fail
 
 
@@ -33,6 +33,8 @@ def data(
     With the re3d data set and our annotation of it, also real_dev.spacy and
     real_test.spacy; the real-dev documents join dev.spacy (model selection),
     never train.spacy."""
+    from conflict_ner import training
+
     with exit_on_error():
         halves = re3d.split_docs(real, re3d_dir) if fold is None and real.is_file() else {}
         paths = training.make_docbins(gold, splits, out_dir, fold, halves)
@@ -54,6 +56,8 @@ def train(
     ),
 ) -> None:
     """Train a spaCy pipeline offline; writes OUTPUT/model-best and OUTPUT/model-last."""
+    from conflict_ner import training
+
     for path in (config, train_path, dev_path):
         if not path.exists():
             fail(f"{path} does not exist (run `conflict-ner data` for the .spacy files)")

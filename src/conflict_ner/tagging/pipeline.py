@@ -17,10 +17,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from conflict_ner.articles import Article
+from conflict_ner.tagging.options import QUANTIZE_CHOICES
 
 SENTENCE_PIPES = ("parser", "senter", "sentencizer")
 PARAGRAPHS = "conflict_ner_paragraph_breaks"
-QUANTIZE_CHOICES = ("int8",)
 
 
 @Language.component(PARAGRAPHS)

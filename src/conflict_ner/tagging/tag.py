@@ -26,28 +26,12 @@ from conflict_ner.articles import Article, iter_articles
 from conflict_ner.files import Problem, write_bytes_atomic, write_jsonl, write_text_atomic
 from conflict_ner.tagging.canonical import Canonicaliser, canonicaliser
 from conflict_ner.tagging.cooccurrence import PAIR_COLUMNS, WhoFoughtWhere, who_fought_where
+from conflict_ner.tagging.options import FORMATS, TagOptions
 from conflict_ner.tagging.pipeline import Tagged, load_tagger, tag_partition, tagged
 from conflict_ner.tagging.report import write_report
 from conflict_ner.tagging.store import ShardStore
 
-FORMATS = ("jsonl", "parquet")
-ENGINES = ("spacy", "dask")
-# A news article is a few thousand characters; far beyond this is a scrape gone wrong.
-MAX_CHARS = 100_000
-
 Engine = Callable[[list[Article]], Iterator[list[Tagged]]]
-
-
-@dataclass(frozen=True)
-class TagOptions:
-    """How to tag: batch size (articles per shard), processes, limits and output format."""
-
-    batch_size: int = 64
-    n_process: int = 1
-    max_chars: int = MAX_CHARS
-    fmt: str = "jsonl"
-    quantize: str | None = None
-    resume: bool = False
 
 
 @dataclass(frozen=True)
