@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import spacy
 from spacy.tokens import Doc, Span
 
 from conflict_ner.packaging import custom_code_references
-from conflict_ner.ruler_filters import BOUNDARIES, contract_span
+from conflict_ner.ruler_filters import BOUNDARIES, contract_entities, contract_span
 
 NLP = spacy.blank("en")
 
@@ -104,3 +106,65 @@ def test_the_training_configs_name_the_news_tokenizer(root) -> None:  # type: ig
         config = load_config(root / "configs" / name)
         assert config["nlp"]["tokenizer"] == {"@tokenizers": "conflict_ner.news_tokenizer.v1"}
         assert BOUNDARIES in config["nlp"]["pipeline"]
+
+
+# Predicted entities (surface, label) and what the contract keeps of them.
+ENTITY_CASES = [
+    # A person after a title, and the same person named again by surname alone.
+    ("Navy Capt. Jeff Davis said. Davis added that Raqqa fell.",
+     [("Jeff Davis", "FACTION"), ("Davis", "PLACE"), ("Raqqa", "PLACE")],
+     [("Raqqa", "PLACE")]),
+    # An apposition that says who a person is.
+    ("Knox Thames, the Special Advisor for religious minorities, spoke.",
+     [("Knox Thames", "FACTION")], []),
+    ("Abu Ghadiya, an ISIL leader in Mosul, died.",
+     [("Abu Ghadiya", "FACTION"), ("ISIL", "FACTION"), ("Mosul", "PLACE")],
+     [("ISIL", "FACTION"), ("Mosul", "PLACE")]),
+    # A rank alone.
+    ("Spc. said so.", [("Spc.", "FACTION")], []),
+    # Generic force phrases: no name in them, or a demonym before generic words.
+    ("Iraqi security forces entered Tikrit.",
+     [("Iraqi security forces", "FACTION"), ("Tikrit", "PLACE")], [("Tikrit", "PLACE")]),
+    ("the task force moved.", [("task force", "FACTION")], []),
+    ("an ISIL tactical unit fired.", [("ISIL tactical unit", "FACTION")], [("ISIL", "FACTION")]),
+    # Civil bodies of a state, and a government named by its leader.
+    ("the Ministry of Foreign Affairs said.", [("Ministry of Foreign Affairs", "FACTION")], []),
+    ("the U.S. Embassy in Baghdad.", [("U.S. Embassy", "FACTION"), ("Baghdad", "PLACE")],
+     [("Baghdad", "PLACE")]),
+    ("the Assad regime shelled Homs.", [("Assad", "FACTION"), ("Homs", "PLACE")],
+     [("Homs", "PLACE")]),
+    # What the rules must leave alone: a place before a comma that ends a clause or
+    # names the place's own official, fighters named by their faction, a security
+    # service that is a department, a service head.
+    ("In Baku, a government adviser put it plainly.", [("Baku", "PLACE")], [("Baku", "PLACE")]),
+    ("Patikul, the town's mayor said.", [("Patikul", "PLACE")], [("Patikul", "PLACE")]),
+    ("Houthi fighters took Marib.", [("Houthi", "FACTION"), ("Marib", "PLACE")],
+     [("Houthi", "FACTION"), ("Marib", "PLACE")]),
+    ("the Counter Terrorism Department arrested him.",
+     [("Counter Terrorism Department", "FACTION")],
+     [("Counter Terrorism Department", "FACTION")]),
+    ("the Iraqi army advanced.", [("Iraqi army", "FACTION")], [("Iraqi army", "FACTION")]),
+    ("the Syrian Democratic Forces said.", [("Syrian Democratic Forces", "FACTION")],
+     [("Syrian Democratic Forces", "FACTION")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "predicted", "expected"), ENTITY_CASES)
+def test_contract_entities_leave_out_people_and_descriptions(
+    text: str, predicted: list[tuple[str, str]], expected: list[tuple[str, str]]
+) -> None:
+    doc = NLP(text)
+    spans: list[Span] = []
+    for part, label in predicted:
+        spans.append(next_free_span(doc, part, label, spans))
+    doc.ents = spans
+    assert [(e.text, e.label_) for e in contract_entities(doc)] == expected
+
+
+def next_free_span(doc: Doc, part: str, label: str, taken: list[Span]) -> Span:
+    """The first occurrence of `part` that no taken span covers (a surname recurs)."""
+    for match in re.finditer(rf"\b{re.escape(part)}", doc.text):
+        span = doc.char_span(match.start(), match.end(), label=label)
+        if span is not None and not any(s.start < span.end and span.start < s.end for s in taken):
+            return span
+    raise AssertionError(f"no free {part!r} in {doc.text!r}")
