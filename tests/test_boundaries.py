@@ -168,3 +168,19 @@ def next_free_span(doc: Doc, part: str, label: str, taken: list[Span]) -> Span:
         if span is not None and not any(s.start < span.end and span.start < s.end for s in taken):
             return span
     raise AssertionError(f"no free {part!r} in {doc.text!r}")
+
+
+@pytest.mark.parametrize(("text", "part", "label", "kept"), [
+    ("a VBIED struck the checkpoint.", "VBIED", "FACTION", False),
+    ("King Nebuchadnezzar II built it.", "King Nebuchadnezzar II", "PLACE", False),
+    ("the Al-Karabla clan fought.", "Al-Karabla clan", "FACTION", False),
+    ("in the go zone.", "go", "PLACE", False),
+    ("sector Z fell.", "Z", "PLACE", False),
+    ("the Sultan Murad Division advanced.", "Sultan Murad Division", "FACTION", True),
+    ("at Prince Sultan Air Base.", "Prince Sultan Air Base", "PLACE", True),
+    ("IS fighters fled.", "IS", "FACTION", True),
+])  # fmt: skip
+def test_spans_that_are_no_name_are_dropped(text: str, part: str, label: str, kept: bool) -> None:
+    doc = NLP(text)
+    doc.ents = [next_free_span(doc, part, label, [])]
+    assert bool(contract_entities(doc)) is kept
