@@ -243,6 +243,21 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
     write_text_atomic(path, "".join(dumps(r) + "\n" for r in records))
 
 
+def refuse_replacing_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
+    """Raise ValueError when an output would replace one of the inputs (the same
+    file by any name, or a file inside an input folder), before anything is read."""
+    files: dict[str, Path] = {}
+    for item in map(Path, inputs):
+        for path in (item.rglob("*") if item.is_dir() else [item]):
+            if path.is_file():
+                files[os.path.realpath(path)] = path
+    for output in outputs:
+        source = files.get(os.path.realpath(output))
+        if source is not None:
+            raise ValueError(f"{output}: would replace the input {source}; "
+                             "write the output somewhere else")
+
+
 def safe_file_name(name: str) -> str:
     """A name (an article id, a user name) as one file name that stays in its folder.
 

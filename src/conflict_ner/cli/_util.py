@@ -8,6 +8,7 @@ written); `doccano status` exits 3 when the local server is not running.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -65,14 +66,29 @@ def import_spacy_without_torch() -> None:
 
 
 
+# Terminal control characters (C0 but newline and tab, DEL, C1), which a file name,
+# a label or a span can carry and which would reach the terminal raw through rich.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """User text with every terminal control character escaped (ESC as ``\\x1b``)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 class PlainConsole(Console):
     """A console that never reads markup in what it is given: paths, labels, span
     texts and project names print as they are (a ``[/x]`` in them is text, not a
-    closing tag). This is where user text meets the terminal; style comes from
-    ``Text`` objects, never from markup in strings."""
+    closing tag), with terminal control characters escaped. This is where user text
+    meets the terminal; style comes from ``Text`` objects, never from markup in
+    strings."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(markup=False, soft_wrap=True, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        """Every string printed (table cells too) with its control characters escaped."""
+        return super().render_str(printable(text), **kwargs)
 
     def status(self, status: RenderableType, **kwargs: Any) -> Status:
         """A spinner whose message is plain text (rich reads markup there regardless)."""
@@ -87,20 +103,28 @@ DATA_DIR = typer.Option(Path(".doccano"), "--data-dir", help="doccano's data fol
 
 
 def fail(problems: list[Problem] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print problems (user text as it is, never read as markup) and exit with ``code``."""
+    """Print problems (user text as it is, never read as markup, control characters
+    escaped) and exit with ``code``."""
     lines = [problems] if isinstance(problems, str) else [str(p) for p in problems]
     for line in lines:
-        console.print(Text.assemble(("error", "red"), " ", line), highlight=False)
+        console.print(Text.assemble(("error", "red"), " ", printable(line)), highlight=False)
     raise typer.Exit(code)
+
+
+def check_port(port: int, any_free: bool = False) -> None:
+    """Exit 1 with a message when ``port`` is no TCP port (0 only where any free one will do)."""
+    lowest = 0 if any_free else 1
+    if not lowest <= port <= 65535:
+        fail(f"--port {port}: a port is a number from {lowest} to 65535")
 
 
 def warn(kind: str, message: str) -> None:
     """A yellow note such as "snapped ..." (user text as it is)."""
-    console.print(Text.assemble((kind, "yellow"), " ", message), highlight=False)
+    console.print(Text.assemble((kind, "yellow"), " ", printable(message)), highlight=False)
 
 
 def say(message: str) -> None:
-    """A plain message on stderr (user text as it is)."""
+    """A plain message on stderr (user text as it is, control characters escaped)."""
     console.print(message, highlight=False)
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from conflict_ner.cli._util import app, console, exit_on_error, out, say
 from conflict_ner.corpus import CorpusStats, corpus_stats
-from conflict_ner.files import write_text_atomic
+from conflict_ner.files import refuse_replacing_inputs, write_text_atomic
 from conflict_ner.tasks import read_tasks
 
 
@@ -22,6 +22,7 @@ def stats(
     """Articles, theatres, spans and distinct forms per label, the share of forms the
     pattern ruler does not know, and the news phenomena found."""
     with exit_on_error():
+        refuse_replacing_inputs([json_out] if json_out else [], files)
         tasks = [t for path in files for t in read_tasks(path)]
         with console.status("running the pattern ruler over the corpus"):
             result = corpus_stats(tasks)

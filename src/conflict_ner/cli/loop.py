@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from conflict_ner.cli._util import DATA_DIR, app, console, doccano_app, exit_on_error, out, warn
+from conflict_ner.cli._util import (
+    DATA_DIR,
+    app,
+    check_port,
+    console,
+    doccano_app,
+    exit_on_error,
+    out,
+    warn,
+)
 from conflict_ner.net import is_loopback
 
 
@@ -22,6 +31,7 @@ def serve(
     """Answer POST /predict {"text": ...} with the model's spans (doccano auto-labelling)."""
     from conflict_ner import serve as service
 
+    check_port(port, any_free=True)
     if not is_loopback(host):
         warn(
             "exposed",

@@ -23,7 +23,13 @@ from typing import Any
 from spacy.util import minibatch
 
 from conflict_ner.articles import Article, iter_articles
-from conflict_ner.files import Problem, write_bytes_atomic, write_jsonl, write_text_atomic
+from conflict_ner.files import (
+    Problem,
+    refuse_replacing_inputs,
+    write_bytes_atomic,
+    write_jsonl,
+    write_text_atomic,
+)
 from conflict_ner.tagging.canonical import Canonicaliser, canonicaliser
 from conflict_ner.tagging.cooccurrence import PAIR_COLUMNS, WhoFoughtWhere, who_fought_where
 from conflict_ner.tagging.options import FORMATS, TagOptions
@@ -52,6 +58,11 @@ class TagResult:
     mentions: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+
+
+# Every file tag writes into its output folder.
+OUTPUT_NAMES = ("mentions.jsonl", "mentions.parquet", "articles.jsonl", "skipped.jsonl",
+                "who_fought_where.csv", "report.md", "report.html", "who_fought_where.png")
 
 
 def input_paths(inputs: list[str]) -> list[Path]:
@@ -227,11 +238,13 @@ def tag(model: str, inputs: list[str], out: Path, options: TagOptions = TagOptio
     """
     if options.fmt not in FORMATS:
         raise ValueError(f"unknown format {options.fmt!r}; expected one of {FORMATS}")
+    paths = input_paths(inputs)
+    refuse_replacing_inputs([Path(out) / name for name in OUTPUT_NAMES], paths)
     if engine is None:  # a bad model fails before anything is written
         load_tagger(model, options.quantize)
     store = ShardStore(out)
     done = store.open(options.resume)
-    todo, skipped, already = select(input_paths(inputs), done, options.max_chars)
+    todo, skipped, already = select(paths, done, options.max_chars)
     result = TagResult(Path(out), already=already, skipped=skipped)
     on_start(len(todo))
     run = engine or spacy_engine(model, options)
