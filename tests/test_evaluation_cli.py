@@ -137,6 +137,18 @@ def test_gate_against_baseline_metrics(setup: dict[str, Path], tmp_path: Path) -
     assert "below the baseline's 0.9900" in result.output
 
 
+def test_a_malformed_baseline_is_refused_before_scoring(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = run(setup["model"], setup["gold"], "--out", tmp_path / "o", "--baseline", bad)
+    assert result.exit_code == 1
+    assert f"{bad}: not an evaluation metrics.json" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "o").exists()
+
+
 def test_missing_baseline_package_is_skipped_with_a_note(setup: dict[str, Path]) -> None:
     result = run(setup["model"], setup["gold"], "--out", setup["out"], "--resamples", 20,
                  "--baseline-model", "en_core_web_sm")

@@ -105,3 +105,13 @@ def test_package_refuses_a_name_that_is_no_module_name(tmp_path: Path, name: str
     assert result.exit_code == 1
     assert "use letters, digits and underscores" in result.output
     assert not out.exists() and not (tmp_path / "outside").exists()
+
+
+@pytest.mark.parametrize("version", ["../../../../X", "0/../../../Y", "not a version", ""])
+def test_package_refuses_a_version_that_is_no_version(tmp_path: Path, version: str) -> None:
+    out = tmp_path / "a" / "b" / "packages"
+    result = runner.invoke(app, ["package", str(tmp_path), "--version", version, "--out", str(out)])
+    assert result.exit_code == 1
+    assert "not a version such as 0.1.0" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert result.output.count("\n") == 1

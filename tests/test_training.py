@@ -111,6 +111,20 @@ def test_make_docbins_follows_the_seed_splits(docbins, seed_splits):
         assert all(d.ents for d in docs)
 
 
+@pytest.mark.parametrize("hostile", ["../../../x", "/tmp/conflict-ner-split", ".hidden"])
+def test_split_names_never_become_paths_outside_the_folder(gold, seed_splits, tmp_path, hostile):
+    data = json.loads(seed_splits.read_text())
+    data["splits"][hostile] = data["splits"].pop("test")
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps(data))
+    out_dir = tmp_path / "a" / "b" / "c" / "corpus"
+    paths = training.make_docbins(gold, splits, out_dir)
+    assert all(path.parent == out_dir for path in paths.values())
+    assert sorted(p.name for p in tmp_path.rglob("*.spacy")) == sorted(
+        p.name for p in out_dir.iterdir())
+    assert not Path("/tmp/conflict-ner-split.spacy").exists()
+
+
 def test_make_docbins_writes_leave_one_group_out_folds(gold, seed_splits, tmp_path):
     folds = article_folds(load_splits(seed_splits))
     for n, (train_ids, held_out) in enumerate(folds):

@@ -232,6 +232,18 @@ def portable_copy(model_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def check_version(version: str) -> None:
+    """PackagingError unless ``version`` is a PEP 440 version (it becomes a folder
+    name and a wheel's file name, so "../x" must never reach them)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise PackagingError(f"--version {version!r}: not a version such as 0.1.0 "
+                             "(PEP 440)") from None
+
+
 def build_wheel(
     model_dir: Path,
     out_dir: Path = Path("packages"),
@@ -247,6 +259,7 @@ def build_wheel(
     if not PACKAGE_NAME.fullmatch(name):
         raise PackagingError(f"package name {name!r}: use letters, digits and underscores, "
                              "starting with a letter")
+    check_version(version)
     model_dir = Path(model_dir)
     if not (model_dir / "meta.json").is_file():
         raise PackagingError(f"{model_dir}: not a spaCy pipeline folder (no meta.json)")

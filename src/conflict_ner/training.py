@@ -21,6 +21,7 @@ from spacy.util import registry
 
 from conflict_ner.articles import Splits, article_folds, load_splits
 from conflict_ner.convert import gold_docs, read_docbin, write_docbin
+from conflict_ner.files import safe_file_name
 
 # The Hugging Face name of the default backbone and the package that ships its files.
 DEFAULT_BACKBONE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -140,7 +141,9 @@ def make_docbins(
     if real and fold is None:
         grouped = {**grouped, "dev": grouped["dev"] + real["real_dev"], **real}
     target = Path(out_dir) if fold is None else Path(out_dir) / "folds" / str(fold)
-    return {name: write_docbin(target / f"{name}.spacy", docs) for name, docs in grouped.items()}
+    # Split names come from the splits file: the sanitiser keeps each file in target.
+    return {name: write_docbin(target / f"{safe_file_name(name)}.spacy", docs)
+            for name, docs in grouped.items()}
 
 
 # -- training -----------------------------------------------------------------

@@ -88,6 +88,8 @@ def evaluate(
     if baseline is not None and not baseline.is_file():
         fail(f"baseline metrics {baseline} does not exist")
     with exit_on_error():
+        # Read before the scoring: a bad baseline should not cost a whole evaluation.
+        earlier = harness.load_metrics(baseline) if baseline else None
         mapping = parse_label_map(label_map)
         metrics = harness.evaluate(
             model, data, out_dir, train=train, baseline_models=baseline_model, label_map=mapping,
@@ -100,7 +102,7 @@ def evaluate(
     console.print(f"cross-check with spaCy Scorer and nervaluate: agree={str(agree).lower()}")
     reports = (out_dir / name for name in ("report.html", "report.md", "metrics.json"))
     console.print("report: " + " · ".join(map(str, reports)), markup=False)
-    failures = harness.gate(metrics, min_f1, harness.load_metrics(baseline) if baseline else None)
+    failures = harness.gate(metrics, min_f1, earlier)
     if failures:
         fail("regression gate failed: " + "; ".join(failures))
 
