@@ -66,3 +66,20 @@ def test_control_characters_are_escaped_on_the_terminal(tmp_path: Path) -> None:
 def test_printable_keeps_newlines_tabs_and_non_ascii() -> None:
     assert printable("Deir ez-Zor\tحلب\n") == "Deir ez-Zor\tحلب\n"
     assert printable("\x9b31m\x7f") == "\\x9b31m\\x7f"
+
+
+def test_tag_refuses_inputs_that_match_nothing(tmp_path: Path) -> None:
+    pattern = str(tmp_path / "none-*.jsonl")
+    result = runner.invoke(app, ["tag", "no-such-model", pattern, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "a pattern that matches nothing" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_os_error_is_one_line_with_the_path_and_advice(gold: Path, tmp_path: Path) -> None:
+    under_a_file = gold / "stats.json"
+    result = runner.invoke(app, ["stats", str(gold), "--json", str(under_a_file)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(f"error {gold}: Not a directory")
+    assert "a part of the path is a file" in result.output
+    assert "[Errno" not in result.output

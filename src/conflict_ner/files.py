@@ -5,6 +5,7 @@ that become file names (``safe_file_name``)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -217,10 +218,21 @@ def _umask() -> int:
     return mask
 
 
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` and its parents; NotADirectoryError naming the file in the
+    way when a part of the path is a file (mkdir's own error blames "exists")."""
+    for part in (folder, *folder.parents):
+        if part.exists() and not part.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(part))
+        if part.is_dir():
+            break
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write a file through a temporary file and a rename: never half-written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -8,6 +8,7 @@ written); `doccano status` exits 3 when the local server is not running.
 
 from __future__ import annotations
 
+import errno
 import re
 import subprocess
 import sys
@@ -135,6 +136,26 @@ def _command_name(cmd: object) -> str:
     return str(cmd)
 
 
+# What to do about the OS errors a command meets at its edge, by errno.
+_OS_ADVICE = {
+    errno.ENOTDIR: "a part of the path is a file; choose an output under a folder",
+    errno.EEXIST: "it exists already; remove it or choose another output",
+    errno.EPERM: "the operating system refuses it; check the folder's permissions and flags",
+    errno.EACCES: "permission denied; check the permissions or choose another path",
+    errno.EADDRINUSE: "the port is taken; stop what listens there or choose another --port",
+    errno.ENOSPC: "the disk is full; free space and run again",
+    errno.ENOENT: "no such file or folder; check the path",
+}
+
+
+def os_error_line(err: OSError) -> str:
+    """An OSError as one line: the path(s), what happened, what to do."""
+    where = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+    what = err.strerror or str(err)
+    advice = _OS_ADVICE.get(err.errno or 0)
+    return ": ".join(part for part in (where, what, advice) if part)
+
+
 @contextmanager
 def exit_on_error() -> Iterator[None]:
     """Turn the toolkit's errors into a message on stderr and the documented exit code."""
@@ -146,5 +167,7 @@ def exit_on_error() -> Iterator[None]:
         fail(err.problems)
     except subprocess.CalledProcessError as err:
         fail(f"`{_command_name(err.cmd)}` failed with exit code {err.returncode}")
-    except (DoccanoError, PackagingError, ValueError, OSError, RuntimeError) as err:
+    except OSError as err:
+        fail(os_error_line(err))
+    except (DoccanoError, PackagingError, ValueError, RuntimeError) as err:
         fail(str(err))

@@ -239,6 +239,10 @@ def tag(model: str, inputs: list[str], out: Path, options: TagOptions = TagOptio
     if options.fmt not in FORMATS:
         raise ValueError(f"unknown format {options.fmt!r}; expected one of {FORMATS}")
     paths = input_paths(inputs)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:  # tagging nothing would still write empty outputs and exit 0
+        raise ValueError(f"{', '.join(missing)}: no such file or folder, or a pattern "
+                         "that matches nothing")
     refuse_replacing_inputs([Path(out) / name for name in OUTPUT_NAMES], paths)
     if engine is None:  # a bad model fails before anything is written
         load_tagger(model, options.quantize)
