@@ -50,7 +50,7 @@ def test_tag_refuses_an_output_folder_that_holds_its_input(
 def test_serve_refuses_a_port_out_of_range(port: str) -> None:
     result = runner.invoke(app, ["serve", "no-such-model", "--port", port])
     assert result.exit_code == 1
-    assert "a port is a number from 0 to 65535" in result.output
+    assert "is not a TCP port (0-65535)" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 

@@ -112,13 +112,6 @@ def fail(problems: list[Problem] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def check_port(port: int, any_free: bool = False) -> None:
-    """Exit 1 with a message when ``port`` is no TCP port (0 only where any free one will do)."""
-    lowest = 0 if any_free else 1
-    if not lowest <= port <= 65535:
-        fail(f"--port {port}: a port is a number from {lowest} to 65535")
-
-
 def warn(kind: str, message: str) -> None:
     """A yellow note such as "snapped ..." (user text as it is)."""
     console.print(Text.assemble((kind, "yellow"), " ", printable(message)), highlight=False)

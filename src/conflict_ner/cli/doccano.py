@@ -11,7 +11,6 @@ from conflict_ner.cli._util import (
     DATA_DIR,
     EXIT_NOT_RUNNING,
     app,
-    check_port,
     console,
     doccano_app,
     exit_on_error,
@@ -32,7 +31,6 @@ def up(
     """Start a local doccano (creating its venv, database and admin user once)."""
     from conflict_ner.doccano import server
 
-    check_port(port)
     with exit_on_error():
         info = server.up(data_dir, host=host, port=port, venv=venv, console=console)
     typer.echo(info.url)

@@ -8,17 +8,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from conflict_ner.cli._util import (
-    DATA_DIR,
-    app,
-    check_port,
-    console,
-    doccano_app,
-    exit_on_error,
-    out,
-    warn,
-)
-from conflict_ner.net import is_loopback
+from conflict_ner.cli._util import DATA_DIR, app, console, doccano_app, exit_on_error, out, warn
+from conflict_ner.net import check_port, is_loopback
 
 
 @app.command()
@@ -31,7 +22,6 @@ def serve(
     """Answer POST /predict {"text": ...} with the model's spans (doccano auto-labelling)."""
     from conflict_ner import serve as service
 
-    check_port(port, any_free=True)
     if not is_loopback(host):
         warn(
             "exposed",
@@ -39,6 +29,7 @@ def serve(
             "the model (there is no authentication); use 127.0.0.1 unless you mean it",
         )
     with exit_on_error():
+        check_port(port, any_free=True)  # before the model's load, which takes seconds
         loaded = service.load_service(model, max_chars)
         server = service.make_server(loaded, host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

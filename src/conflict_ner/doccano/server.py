@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.text import Text
 
 from conflict_ner.doccano.errors import ConfigError, DoccanoError
-from conflict_ner.net import is_loopback
+from conflict_ner.net import check_port, is_loopback
 
 # The pins doccano 1.8.4 needs to start at all, with the reason for each.
 DOCCANO_PINS: tuple[str, ...] = (
@@ -540,8 +540,10 @@ def up(
 
 def _check_up_arguments(data_dir: Path, port: int) -> None:
     """Raise DoccanoError for a port or data folder doccano cannot use (before any work)."""
-    if not 1 <= port <= 65535:
-        raise DoccanoError(f"port {port} is not a TCP port (1-65535); choose one with --port")
+    try:
+        check_port(port)
+    except ValueError as err:
+        raise DoccanoError(str(err)) from None
     if "?" in str(data_dir):
         # The Celery broker's SQLAlchemy URL cannot hold a "?" in its path.
         raise DoccanoError(f"the data folder {data_dir} holds a '?'; choose another --data-dir")
