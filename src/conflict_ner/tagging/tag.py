@@ -67,7 +67,7 @@ OUTPUT_NAMES = ("mentions.jsonl", "mentions.parquet", "articles.jsonl", "skipped
 
 def input_paths(inputs: list[str]) -> list[Path]:
     """Files and folders named, with glob patterns expanded (a pattern that matches
-    nothing stays, so the reader reports it)."""
+    nothing stays as it is, so that ``tag`` can refuse it by name)."""
     paths: list[Path] = []
     for item in inputs:
         matches = sorted(glob.glob(item)) if glob.has_magic(item) else []
