@@ -1,5 +1,6 @@
 """Fuzz: seeded random and hostile JSONL lines and files through every command that
-reads them (validate, convert, ingest, stats, data, evaluate, push's readers).
+reads them (validate, convert, ingest, stats, data, evaluate, push's readers),
+and hostile names and output paths through the commands that write.
 
 Each must end with exit 0 or 1 and a message, never a traceback, whatever the
 input: malformed JSON, wrong types where numbers, lists or strings belong, float
@@ -262,3 +263,50 @@ def test_evaluate_keeps_article_pages_inside_the_report_folder(
     assert not (tmp_path / "escaped.html").exists()
     [page] = (report / "articles").glob("*.html")
     assert page.name.endswith(".html") and page.name in (report / "report.html").read_text()
+
+
+def hostile_name(rng: random.Random) -> str:
+    """A seeded name that tries to leave its folder or reach the terminal raw."""
+    parts = ["..", "/tmp", ".", "", "a", "x\x1b[2J", "\x1b]0;t\x07", "é", " ", "~", "*"]
+    words = [rng.choice(parts) for _ in range(rng.randint(1, 5))]
+    return rng.choice(["/", "", "../"]) + "/".join(words)
+
+
+def files_under(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_hostile_names_and_outputs_stay_inside_the_output(
+    tmp_path: Path, world: dict[str, Path]
+) -> None:
+    rng = random.Random(SEED + 1)
+    inputs, out = tmp_path / "in", tmp_path / "a" / "b" / "out"
+    inputs.mkdir()
+    gold = inputs / "articles.jsonl"  # named like tag's own output, which must not replace it
+    texts = [t for t, _ in TEXTS][:4]
+    write_jsonl(gold, [make_task(t, [], {"article_id": f"a{i}"}) for i, t in enumerate(texts, 1)])
+    before = files_under(tmp_path)
+    cases: list[list[str]] = [
+        ["stats", str(gold), "--json", str(gold)],
+        ["stats", str(gold), "--json", str(gold / "under-a-file.json")],
+        ["convert", str(gold), str(gold)],
+        ["tag", str(world["model"]), str(gold), "--out", str(inputs)],
+        ["tag", str(world["model"]), str(inputs), "--out", str(inputs)],
+    ]
+    for _ in range(12):
+        name = hostile_name(rng)
+        splits = out.parent / "splits.json"
+        splits.parent.mkdir(parents=True, exist_ok=True)
+        splits.write_text(json.dumps({"splits": {"train": ["a1", "a2"], "dev": ["a3"],
+                                                 name: ["a4"]}}))
+        cases.append(["data", "--gold", str(gold), "--splits", str(splits),
+                      "--out-dir", str(out / "c")])
+        cases.append(["package", str(world["model"]), "--version", name, "--out", str(out / "p")])
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert_clean(result, " ".join(args))
+        assert "\x1b" not in result.output, args
+        new = files_under(tmp_path).keys() - before.keys()
+        outside = {p for p in new if out.parent not in p.parents}
+        assert not outside, (args, outside)
+        assert all(p.read_bytes() == data for p, data in before.items()), args
