@@ -35,6 +35,7 @@ from conflict_ner.files import (
     Problem,
     iter_jsonl,
     read_records,
+    refuse_replacing_inputs,
     write_bytes_atomic,
     write_jsonl,
     write_text_atomic,
@@ -457,8 +458,7 @@ def convert(
     if not src.is_file():
         what = "is a folder, not a file" if src.is_dir() else "no such file"
         raise InvalidInput([Problem(src, 0, what, Code.UNREADABLE)])
-    if dst.exists() and dst.samefile(src):
-        raise ValueError(f"{dst}: the output would replace the input; name another file")
+    refuse_replacing_inputs([dst], [src])
     report = ConvertReport()
     fmt_in = detect_format(src, src_format)
     fmt_out = _output_format(dst, dst_format)

@@ -34,7 +34,7 @@ from conflict_ner.tagging.canonical import Canonicaliser, canonicaliser
 from conflict_ner.tagging.cooccurrence import PAIR_COLUMNS, WhoFoughtWhere, who_fought_where
 from conflict_ner.tagging.options import FORMATS, TagOptions
 from conflict_ner.tagging.pipeline import Tagged, load_tagger, tag_partition, tagged
-from conflict_ner.tagging.report import write_report
+from conflict_ner.tagging.report import HEATMAP, write_report
 from conflict_ner.tagging.store import ShardStore
 
 Engine = Callable[[list[Article]], Iterator[list[Tagged]]]
@@ -62,7 +62,7 @@ class TagResult:
 
 # Every file tag writes into its output folder.
 OUTPUT_NAMES = ("mentions.jsonl", "mentions.parquet", "articles.jsonl", "skipped.jsonl",
-                "who_fought_where.csv", "report.md", "report.html", "who_fought_where.png")
+                "who_fought_where.csv", "report.md", "report.html", HEATMAP)
 
 
 def input_paths(inputs: list[str]) -> list[Path]:
