@@ -61,7 +61,7 @@ def _describe(doc: Doc, ent: Ent | None) -> str | None:
     return f"{doc[ent.start:ent.end].text} [{ent.label}]"
 
 
-def _kind(gold: Ent | None, pred: Ent | None) -> str | None:
+def error_kind(gold: Ent | None, pred: Ent | None) -> str | None:
     """The error kind of one aligned pair, None when it is correct."""
     if gold is None:
         return "false_positive"
@@ -96,7 +96,7 @@ def error_rows(article: str, gold: Doc, pred: Doc) -> list[ErrorRow]:
     """Every strict error in one article, in text order."""
     rows = []
     for g, p in align(ents_of(gold), ents_of(pred)):
-        kind = _kind(g, p)
+        kind = error_kind(g, p)
         if kind is None:
             continue
         spans = [e for e in (g, p) if e is not None]
