@@ -83,3 +83,32 @@ def test_an_os_error_is_one_line_with_the_path_and_advice(gold: Path, tmp_path: 
     assert result.output.strip().splitlines()[-1].startswith(f"error {gold}: Not a directory")
     assert "a part of the path is a file" in result.output
     assert "[Errno" not in result.output
+
+
+def test_pull_into_an_immutable_folder_keeps_it_and_says_which_rename_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    import typer
+
+    from conflict_ner.cli._util import exit_on_error
+    from conflict_ner.doccano.pull import _swap_in
+
+    out, stage = tmp_path / "ann", tmp_path / ".ann.pull-x"
+    for folder, text in ((out, "earlier pull"), (stage, "this pull")):
+        folder.mkdir()
+        (folder / "merged.jsonl").write_text(text, encoding="utf8")
+    if subprocess.run(["chattr", "+i", str(out)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root and a filesystem with flags)")
+    try:
+        with pytest.raises(typer.Exit) as stopped, exit_on_error():
+            _swap_in(stage, out)
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=True)
+    captured = capsys.readouterr()
+    said = " ".join((captured.out + captured.err).split())  # rich may wrap a long line
+    assert stopped.value.exit_code == 1
+    assert f"{out} -> {tmp_path}/.ann.old-" in said and "Operation not permitted" in said
+    assert "check the folder's permissions and flags" in said and "Errno" not in said
+    assert (out / "merged.jsonl").read_text(encoding="utf8") == "earlier pull"

@@ -76,6 +76,49 @@ def test_a_404_is_a_wrong_url_not_a_wrong_password(not_found_server: str) -> Non
         DoccanoAPI(Connection(not_found_server, "admin", "pw"))
 
 
+class _WebPage(http.server.BaseHTTPRequestHandler):
+    """Answers everything 200 with an HTML page, as a proxy or a login portal does."""
+
+    def _page(self) -> None:
+        body = b"<html><body>Welcome</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _page
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def web_page_server() -> Iterator[str]:
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), _WebPage)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_server_answering_html_is_named_as_not_doccano(
+    web_page_server: str, no_doccano_env: None, monkeypatch: pytest.MonkeyPatch, root: Path,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("CONFLICT_NER_DOCCANO_URL", web_page_server)
+    monkeypatch.setenv("CONFLICT_NER_DOCCANO_USERNAME", "admin")
+    monkeypatch.setenv("CONFLICT_NER_DOCCANO_PASSWORD", "pw")
+    gold = str(root / "corpus" / "gold.jsonl")
+    result = CliRunner().invoke(app, ["push", gold, "--project", "p", "--pre-annotate", "none"])
+    assert result.exit_code == 1, result.output
+    assert f"{web_page_server} is not doccano's API" in result.output
+    assert "is not JSON" in result.output and "Traceback" not in result.output
+    assert "Expecting value" not in result.output
+
+
 def test_a_path_after_doccanos_address_is_a_wrong_url(
     doccano_connection: Connection, no_doccano_env: None, monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,

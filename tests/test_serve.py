@@ -221,3 +221,18 @@ def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 120) -
         except requests.ConnectionError:
             time.sleep(0.3)
     raise AssertionError("serve did not answer /health in time")
+
+
+def test_a_taken_port_is_one_line_naming_the_address(cnn_model: Path) -> None:
+    from typer.testing import CliRunner
+
+    from conflict_ner.cli import app
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", str(cnn_model), "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"127.0.0.1:{port}" in result.output
+    assert "the port is taken" in result.output and "Traceback" not in result.output

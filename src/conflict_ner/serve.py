@@ -250,5 +250,11 @@ class SpanServer(ThreadingHTTPServer):
 def make_server(
     service: SpanService, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 ) -> SpanServer:
-    """Bind the service (port 0 picks a free port); serve with ``serve_forever``."""
-    return SpanServer((host, port), service)
+    """Bind the service (port 0 picks a free port); serve with ``serve_forever``.
+
+    A failed bind is an OSError naming the address (as its ``filename``), so the
+    CLI's one line says which address is taken or refused."""
+    try:
+        return SpanServer((host, port), service)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, f"{host}:{port}") from err

@@ -241,6 +241,9 @@ class DoccanoAPI:
             raise DoccanoUnreachable(self.connection.url, self._timed_out(err, what)) from err
         except requests.ConnectionError as err:
             raise DoccanoUnreachable(self.connection.url, f"{what}: {_short(err)}") from err
+        except requests.JSONDecodeError as err:
+            # A web page (a proxy, a login portal, another app) answers 200 with HTML.
+            raise DoccanoNotFound(self.connection.url, f"its answer to {what} is not JSON") from err
         except DoccanoAPIError as err:
             status = err.response.status_code if err.response is not None else 0
             if status == 404:
