@@ -94,6 +94,23 @@ def print_machine(info: dict[str, Any]) -> None:
     )
 
 
+def step_budget_overrides(steps: int, seed: int, evaluations: int = 4) -> dict[str, int]:
+    """Training overrides for a fixed step budget: that many steps, a few evaluations
+    on dev, and patience of at least two evaluations.
+
+    spaCy counts patience in steps since the best evaluation, at every step: with a
+    patience shorter than the gap between evaluations, a run stops before its first
+    evaluation after step 0 and keeps the untrained model as model-best.
+    """
+    frequency = max(steps // evaluations, 10)
+    return {
+        "training.max_steps": steps,
+        "training.eval_frequency": frequency,
+        "training.patience": max(400, 2 * frequency),
+        "system.seed": seed,
+    }
+
+
 def ratio(numerator: float, denominator: float) -> float:
     """numerator / denominator, NaN when the denominator is zero."""
     return numerator / denominator if denominator else float("nan")

@@ -22,7 +22,8 @@ training article comes from. Per round and strategy it records:
 
 The step budget grows with the data: a model trained on n articles (seeds
 included) gets ``steps_base + steps_per_article * n`` steps, so every model sees
-each article about as often, and evaluates on dev four times. Each seed trains
+each article about as often, and evaluates on dev four times
+(``_common.step_budget_overrides``). Each seed trains
 its own models (system.seed) and draws its own random articles. A model
 trained on the whole pool (every train-split article) gives the final F1; the
 script reports how many articles each strategy needed to reach 90% of it (the
@@ -50,7 +51,16 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from _common import ROOT, console, finish, machine_info, print_machine, ratio, table
+from _common import (
+    ROOT,
+    console,
+    finish,
+    machine_info,
+    print_machine,
+    ratio,
+    step_budget_overrides,
+    table,
+)
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -150,12 +160,7 @@ def step_budget(articles: int, args: Any) -> int:
 
 def train_on(docs: Sequence[Doc], corpus: Corpus, out: Path, seed: int, args: Any) -> Path:
     """model-best of the CNN config trained on docs (the step budget, seeded)."""
-    steps = step_budget(len(docs), args)
-    overrides = {
-        "training.max_steps": steps,
-        "training.eval_frequency": max(steps // 4, 10),
-        "system.seed": seed,
-    }
+    overrides = step_budget_overrides(step_budget(len(docs), args), seed)
     return train(CONFIG, out, write_docbin(out / "train.spacy", docs), corpus.dev, overrides)
 
 

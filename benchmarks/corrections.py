@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from _common import ROOT, console, finish, machine_info, print_machine, table
+from _common import ROOT, console, finish, machine_info, print_machine, step_budget_overrides, table
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -118,8 +118,7 @@ def trained_on_share(share: float, splits: dict[str, list[Doc]], work: Path,
     chosen = random.Random(args.seed).sample(train_docs, max(1, round(share * len(train_docs))))
     out = work / f"share-{share:g}"
     steps = args.steps_base + args.steps_per_article * len(chosen)
-    overrides = {"training.max_steps": steps, "training.eval_frequency": max(steps // 4, 10),
-                 "system.seed": args.seed}
+    overrides = step_budget_overrides(steps, args.seed)
     console.rule(f"training on {share:.0%} of the train split: {len(chosen)} articles, "
                  f"{steps} steps")
     best = train(args.config, out, write_docbin(out / "train.spacy", chosen),
