@@ -215,7 +215,8 @@ def sections(table: WhoFoughtWhere, summary: dict[str, Any], image: Path | None,
     if far:
         where.append("Far from the rest, left off the map: " + ", ".join(far) + ".")
     if unlocated:
-        where.append("Not on the map (no coordinates: countries, unmatched names): "
+        where.append("Not on the map (no GeoNames coordinates: countries, regions, rivers, "
+                     "places GeoNames has no city for, unmatched names): "
                      + ", ".join(unlocated[:TOP]) + ".")
     overview = (f"{summary['articles']} articles tagged with `{summary['model']}`, "
                 f"{summary['mentions']} mentions; {summary['skipped']} articles skipped "
