@@ -228,3 +228,26 @@ def test_re3d_relations_are_read_above_the_confidence_floor(tmp_path: Path):
     (folder / "relations.json").write_text("".join(f"{json.dumps(r)}\n" for r in lines))
     assert re3d.read_relations(tmp_path) == [re3d.Relation("d", "CoLocated", (0, 4), (8, 13))]
 
+
+
+SHARED_RE3D = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "re3d"
+
+
+@pytest.mark.skipif(not re3d.available(SHARED_RE3D), reason="../shared/datasets/re3d is absent")
+def test_the_real_reference_names_only_entities_of_ours_in_each_document():
+    from conflict_ner.tagging.canonical import canonical
+
+    annotations = re3d.read_annotations(Path(__file__).resolve().parents[1] / "corpus" /
+                                        "re3d.jsonl")
+    reference = re3d.reference_pairs(annotations, re3d.read_relations(SHARED_RE3D),
+                                     lambda text, label: canonical(text, label).name)
+    assert reference.kept["where"] and reference.kept["whom"] and reference.dropped["where"]
+    for annotation in annotations:
+        names = {label: {reference.resolve(annotation.document_id,
+                                           canonical(surface, label).name)
+                         for _, _, lab, surface in annotation.spans if lab == label}
+                 for label in ("FACTION", "PLACE")}
+        for faction, place in reference.pairs["where"][annotation.document_id]:
+            assert faction in names["FACTION"] and place in names["PLACE"]
+        for a, b in reference.pairs["whom"][annotation.document_id]:
+            assert a < b and {a, b} <= names["FACTION"]
