@@ -17,14 +17,16 @@ from conflict_ner.articles import load_articles, write_articles
 from conflict_ner.cli import app
 from conflict_ner.files import write_jsonl
 from conflict_ner.patterns import pre_annotate
+from conflict_ner.tagging.cooccurrence import PAIR_COLUMNS, WHOM_COLUMNS
 from conflict_ner.tagging.pipeline import load_tagger
 from conflict_ner.tagging.store import ShardStore
 from conflict_ner.tagging.tag import TagOptions, tag
 from conflict_ner.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUTS = ("mentions.jsonl", "articles.jsonl", "who_fought_where.csv", "report.md",
-           "report.html", "who_fought_where.png", "skipped.jsonl")
+OUTPUTS = ("mentions.jsonl", "articles.jsonl", "who_fought_where.csv", "who_fought_whom.csv",
+           "report.md", "report.html", "who_fought_where.png", "who_fought_where_map.png",
+           "skipped.jsonl")
 
 
 STEPS = {"training.max_steps": 6, "training.eval_frequency": 3, "training.patience": 0}
@@ -82,7 +84,8 @@ def outputs(out: Path) -> dict[str, object]:
     """The content of a run's tables, to compare runs."""
     return {"mentions": read_jsonl(out / "mentions.jsonl"),
             "articles": read_jsonl(out / "articles.jsonl"),
-            "pairs": read_csv(out / "who_fought_where.csv")}
+            "pairs": read_csv(out / "who_fought_where.csv"),
+            "whom": read_csv(out / "who_fought_whom.csv")}
 
 
 def test_tag_writes_mentions_articles_pairs_and_report(plain_run, corpus):
@@ -126,6 +129,48 @@ def test_pairs_are_the_factions_and_places_sharing_a_sentence(plain_run):
                            for f in labels["FACTION"] for p in labels["PLACE"]}
     # The seed articles: the YPG fought in al-Hasakah.
     assert ("People's Protection Units", "al-Hasakah") in expected
+
+
+def test_who_fought_whom_pairs_the_factions_sharing_a_sentence(plain_run):
+    mentions = read_jsonl(plain_run / "mentions.jsonl")
+    sentences: dict[tuple, set] = defaultdict(set)
+    for row in mentions:
+        if row["label"] == "FACTION":
+            sentences[row["article_id"], row["sentence_index"]].add(row["canonical"])
+    expected: dict[tuple, int] = defaultdict(int)
+    for names in sentences.values():
+        for a in names:
+            for b in names:
+                if a < b:
+                    expected[a, b] += 1
+    rows = read_csv(plain_run / "who_fought_whom.csv")
+    assert list(rows[0]) == list(WHOM_COLUMNS)
+    shared = {(r["faction_a"], r["faction_b"]): int(r["sentences"]) for r in rows}
+    assert {key: n for key, n in shared.items() if n} == expected
+    for row in rows:  # the evidence sentence names both, and the confidence is a share
+        if int(row["sentences"]):
+            sentence = row["evidence_sentence"]
+            assert any(m["sentence"] == sentence and m["canonical"] == row["faction_a"]
+                       for m in mentions)
+            assert any(m["sentence"] == sentence and m["canonical"] == row["faction_b"]
+                       for m in mentions)
+        assert 0 <= float(row["confidence"]) <= 1
+    where = read_csv(plain_run / "who_fought_where.csv")
+    assert list(where[0]) == list(PAIR_COLUMNS)  # the old columns first, in their order
+
+
+def test_pairs_model_lists_the_pairs_the_rule_supports(plain_run, cnn_model, corpus, tmp_path):
+    result = CliRunner().invoke(app, ["tag", str(cnn_model), str(corpus), "--out", str(tmp_path),
+                                      "--pairs", "model"])
+    assert result.exit_code == 0, result.output
+    for name in ("who_fought_where.csv", "who_fought_whom.csv"):
+        every = {tuple(r.values())[:2]: r for r in read_csv(plain_run / name)}
+        kept = read_csv(tmp_path / name)
+        # The same pairs with the same figures, only those a sentence supports.
+        assert all(every[tuple(r.values())[:2]] == r for r in kept)
+        assert {k for k, r in every.items() if float(r["confidence"])} == {
+            tuple(r.values())[:2] for r in kept}
+    assert read_jsonl(tmp_path / "mentions.jsonl") == read_jsonl(plain_run / "mentions.jsonl")
 
 
 def test_parquet_holds_the_same_mentions(plain_run, cnn_model, corpus, tmp_path):
@@ -237,9 +282,14 @@ def test_quantize_int8_tags_with_a_quantised_transformer(seed_bins, corpus, tmp_
     assert len(read_jsonl(out / "articles.jsonl")) == 17
 
 
-def test_quantize_needs_a_transformer(cnn_model, corpus, tmp_path):
+@pytest.mark.parametrize(("option", "message"), [
+    (["--quantize", "int8"], "PyTorch"),  # quantising needs a transformer
+    (["--pairs", "nearby"], "unknown pairs 'nearby'"),
+])
+def test_a_bad_option_is_refused_before_anything_is_written(cnn_model, corpus, tmp_path,
+                                                            option, message):
     result = CliRunner().invoke(app, ["tag", str(cnn_model), str(corpus), "--out", str(tmp_path),
-                                      "--quantize", "int8"])
+                                      *option])
     assert result.exit_code == 1
-    assert "PyTorch" in result.output
+    assert message in result.output
     assert not tmp_path.joinpath("shards").exists()

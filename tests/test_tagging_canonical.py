@@ -70,9 +70,11 @@ def test_normalisation_folds_accents_case_punctuation_and_doubled_letters():
 
 
 def _row(article, date, sentence, label, name):
+    # Offsets and sentence text for the pairing rule: the name alone as its sentence.
     return {"article_id": article, "date": date, "sentence_index": sentence, "label": label,
             "canonical": name, "matched": True, "geonameid": None, "country": None,
-            "latitude": None, "longitude": None}
+            "latitude": None, "longitude": None, "start": 0, "end": len(name),
+            "sentence": name, "sentence_start": 0}
 
 
 def test_pairs_count_shared_sentences_articles_dates_and_evidence():

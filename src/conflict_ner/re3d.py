@@ -9,14 +9,19 @@ data set still works: ``available`` says whether it is there.
 
 The documents are split by document into real-dev and real-test halves, seeded
 and stratified by source folder. They are never training data.
+
+re3d's own relations (CoLocated, FightingAgainst, IsSynonymOf) become
+document-level pairs of our entities (``reference_pairs``): the reference that
+benchmarks/who_fought_where.py scores `tag`'s pair tables against.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,3 +228,122 @@ def agreement(path: Path = DEFAULT_ANNOTATIONS, root: Path = DEFAULT_DIR) -> lis
             for i, n in enumerate((len(ours), len(theirs), len(ours & theirs), overlap)):
                 counts[label][i] += n
     return [Agreement(label, RE3D_TYPE_OF[label], *counts[label]) for label in RE3D_TYPE_OF]
+
+
+# re3d's relation types the pair benchmark reads: who was where, who fought whom.
+RELATION_KINDS = {"CoLocated": "where", "FightingAgainst": "whom"}
+SYNONYM = "IsSynonymOf"
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One re3d relation: its document, type, and the offsets of its two ends."""
+
+    document_id: str
+    type: str
+    source: tuple[int, int]
+    target: tuple[int, int]
+
+
+def read_relations(root: Path = DEFAULT_DIR) -> list[Relation]:
+    """re3d's relations with confidence >= MIN_CONFIDENCE (as for its entities)."""
+    relations = []
+    for path in sorted(root.glob("*/relations.json")):
+        for record in _json_lines(path):
+            if record.get("confidence", 1) >= MIN_CONFIDENCE:
+                relations.append(Relation(
+                    record["documentId"], record["type"],
+                    (record["sourceBegin"], record["sourceEnd"]),
+                    (record["targetBegin"], record["targetEnd"]),
+                ))
+    return relations
+
+
+@dataclass
+class Reference:
+    """re3d's relations as document-level pairs of our entities.
+
+    ``pairs[kind][document]``: (faction, place) pairs for "where", sorted
+    (faction, faction) pairs for "whom", in canonical names after ``resolve``.
+    ``kept`` and ``dropped`` count the relations of each kind whose two ends are, or
+    are not, entities of ours of the kind's labels.
+    """
+
+    pairs: dict[str, dict[str, set[tuple[str, str]]]]
+    synonyms: dict[str, dict[str, str]]
+    kept: dict[str, int]
+    dropped: dict[str, int]
+
+    def resolve(self, document_id: str, name: str) -> str:
+        """One name for every name re3d marks as a synonym of it in the document."""
+        return self.synonyms.get(document_id, {}).get(name, name)
+
+    def pair(self, document_id: str, kind: str, a: str, b: str) -> tuple[str, str]:
+        """A pair of names in the reference's form (synonyms resolved; "whom" sorted)."""
+        a, b = self.resolve(document_id, a), self.resolve(document_id, b)
+        return (a, b) if kind == "where" else (min(a, b), max(a, b))
+
+
+Named = Callable[[str, str], str]  # (surface, label) -> canonical name
+
+
+def _ends(annotation: Annotation, end: tuple[int, int],
+          named: Named) -> set[tuple[str, str]]:  # fmt: skip
+    """(label, canonical name) of our spans that overlap a relation's end."""
+    begin, finish = end
+    return {(label, named(surface, label)) for s, e, label, surface in annotation.spans
+            if s < finish and begin < e}  # fmt: skip
+
+
+def _synonyms(annotations: dict[str, Annotation], relations: list[Relation],
+              named: Named) -> dict[str, dict[str, str]]:  # fmt: skip
+    """Per document, each name re3d's IsSynonymOf links to another of the same label,
+    mapped to the first of its group in sorted order (union-find over names)."""
+    parent: dict[tuple[str, str], str] = {}
+
+    def root(document: str, name: str) -> str:
+        while parent.get((document, name), name) != name:
+            name = parent[(document, name)]
+        return name
+
+    for relation in relations:
+        annotation = annotations.get(relation.document_id)
+        if relation.type != SYNONYM or annotation is None:
+            continue
+        for (la, a), (lb, b) in product(_ends(annotation, relation.source, named),
+                                        _ends(annotation, relation.target, named)):  # fmt: skip
+            if la == lb and a != b:
+                ra, rb = root(relation.document_id, a), root(relation.document_id, b)
+                parent[(relation.document_id, max(ra, rb))] = min(ra, rb)
+    result: dict[str, dict[str, str]] = {}
+    for document, name in parent:
+        result.setdefault(document, {})[name] = root(document, name)
+    return result
+
+
+def reference_pairs(annotations: Iterable[Annotation], relations: list[Relation],
+                    named: Named) -> Reference:  # fmt: skip
+    """re3d's CoLocated and FightingAgainst relations mapped to our entities: each end
+    to our spans overlapping it, then to canonical names (``named``), with re3d's
+    synonyms resolved. A CoLocated relation counts where one end is a FACTION of ours
+    and the other a PLACE; a FightingAgainst where both ends are FACTIONs (two
+    different ones; the pair unordered). The rest is dropped and counted."""
+    by_id = {a.document_id: a for a in annotations}
+    reference = Reference({kind: {i: set() for i in by_id} for kind in ("where", "whom")},
+                          _synonyms(by_id, relations, named), {"where": 0, "whom": 0},
+                          {"where": 0, "whom": 0})  # fmt: skip
+    for relation in relations:
+        kind = RELATION_KINDS.get(relation.type)
+        annotation = by_id.get(relation.document_id)
+        if kind is None or annotation is None:
+            continue
+        ends = [_ends(annotation, end, named) for end in (relation.source, relation.target)]
+        found = {reference.pair(relation.document_id, kind, a, b)
+                 for one, other in (ends, ends[::-1])
+                 for (la, a), (lb, b) in product(one, other)
+                 if (la, lb) == ("FACTION", "PLACE" if kind == "where" else "FACTION")}
+        found = {(a, b) for a, b in found if a != b}
+        reference.kept[kind] += bool(found)
+        reference.dropped[kind] += not found
+        reference.pairs[kind][relation.document_id] |= found
+    return reference

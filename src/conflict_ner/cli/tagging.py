@@ -18,7 +18,14 @@ from rich.progress import (
 from rich.text import Text
 
 from conflict_ner.cli._util import app, console, exit_on_error, out, warn
-from conflict_ner.tagging.options import ENGINES, FORMATS, MAX_CHARS, QUANTIZE_CHOICES, TagOptions
+from conflict_ner.tagging.options import (
+    ENGINES,
+    FORMATS,
+    MAX_CHARS,
+    PAIR_MODES,
+    QUANTIZE_CHOICES,
+    TagOptions,
+)
 
 if TYPE_CHECKING:
     from conflict_ner.tagging.tag import Engine
@@ -73,13 +80,19 @@ def tag_command(
         None, "--scheduler", help="Dask scheduler address (default: a LocalCluster for the run)"
     ),
     workers: int = typer.Option(2, "--workers", min=1, help="LocalCluster worker processes"),
+    pairs: str = typer.Option(
+        "cooccurrence", "--pairs",
+        help=f"Pairs the tables list: {' or '.join(PAIR_MODES)} (named together, or what "
+             "the pairing rule supports)",
+    ),
 ) -> None:
-    """Tag a corpus: mentions with canonical names, per-article counts, a who-fought-where
-    table and a report, resumable and skipping articles that cannot be tagged."""
+    """Tag a corpus: mentions with canonical names, per-article counts, who-fought-where
+    and who-fought-whom tables and a report with a map, resumable and skipping articles
+    that cannot be tagged."""
     from conflict_ner.tagging.tag import tag
 
     options = TagOptions(batch_size=batch_size, n_process=n_process, max_chars=max_chars,
-                         fmt=fmt, quantize=quantize, resume=resume)
+                         fmt=fmt, quantize=quantize, resume=resume, pairs=pairs)
     columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), ArticlesPerSecond(),
                TimeRemainingColumn())
     with exit_on_error(), Progress(*columns, console=console) as progress:

@@ -11,13 +11,17 @@ from dataclasses import dataclass
 FORMATS = ("jsonl", "parquet")
 ENGINES = ("spacy", "dask")
 QUANTIZE_CHOICES = ("int8",)
+# Which pairs the tables list: every shared sentence or article, or those the pairing
+# rule supports (tagging.pairs).
+PAIR_MODES = ("cooccurrence", "model")
 # A news article is a few thousand characters; far beyond this is a scrape gone wrong.
 MAX_CHARS = 100_000
 
 
 @dataclass(frozen=True)
 class TagOptions:
-    """How to tag: batch size (articles per shard), processes, limits and output format."""
+    """How to tag: batch size (articles per shard), processes, limits, output format
+    and which pairs the tables list."""
 
     batch_size: int = 64
     n_process: int = 1
@@ -25,3 +29,4 @@ class TagOptions:
     fmt: str = "jsonl"
     quantize: str | None = None
     resume: bool = False
+    pairs: str = "cooccurrence"

@@ -14,7 +14,7 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from conflict_ner.articles import Article
 from conflict_ner.tagging.options import QUANTIZE_CHOICES
@@ -88,16 +88,23 @@ def article_meta(article: Article) -> dict[str, Any]:
 
 
 def tagged(doc: Doc, article: Article) -> Tagged:
-    """The mentions of a tagged article, with their sentence text and index."""
+    """The mentions of a tagged article, with their sentence text, index and start (the
+    character offset of the sentence text in the article, so that the pairing rule can
+    find a mention inside its sentence)."""
     starts = {sent.start: i for i, sent in enumerate(doc.sents)}
     meta = article_meta(article)
     mentions = [
         {**meta, "start": ent.start_char, "end": ent.end_char, "label": ent.label_,
          "text": ent.text, "sentence": ent.sent.text.strip(),
-         "sentence_index": starts[ent.sent.start]}
+         "sentence_index": starts[ent.sent.start], "sentence_start": _text_start(ent.sent)}
         for ent in doc.ents
     ]
     return Tagged(meta, len(starts), mentions)
+
+
+def _text_start(span: Span) -> int:
+    """Where a span's text starts once leading whitespace is stripped."""
+    return span.start_char + len(span.text) - len(span.text.lstrip())
 
 
 def tag_partition(model: str, quantize: str | None, articles: list[Article]) -> list[Tagged]:

@@ -31,10 +31,15 @@ from conflict_ner.files import (
     write_text_atomic,
 )
 from conflict_ner.tagging.canonical import Canonicaliser, canonicaliser
-from conflict_ner.tagging.cooccurrence import PAIR_COLUMNS, WhoFoughtWhere, who_fought_where
-from conflict_ner.tagging.options import FORMATS, TagOptions
+from conflict_ner.tagging.cooccurrence import (
+    PAIR_COLUMNS,
+    WHOM_COLUMNS,
+    WhoFoughtWhere,
+    who_fought_where,
+)
+from conflict_ner.tagging.options import FORMATS, PAIR_MODES, TagOptions
 from conflict_ner.tagging.pipeline import Tagged, load_tagger, tag_partition, tagged
-from conflict_ner.tagging.report import HEATMAP, write_report
+from conflict_ner.tagging.report import HEATMAP, MAP, write_report
 from conflict_ner.tagging.store import ShardStore
 
 Engine = Callable[[list[Article]], Iterator[list[Tagged]]]
@@ -62,7 +67,8 @@ class TagResult:
 
 # Every file tag writes into its output folder.
 OUTPUT_NAMES = ("mentions.jsonl", "mentions.parquet", "articles.jsonl", "skipped.jsonl",
-                "who_fought_where.csv", "report.md", "report.html", HEATMAP)
+                "who_fought_where.csv", "who_fought_whom.csv", "report.md", "report.html",
+                HEATMAP, MAP)
 
 
 def input_paths(inputs: list[str]) -> list[Path]:
@@ -184,14 +190,20 @@ def run_batches(store: ShardStore, batches: Iterator[list[Tagged]],
     return articles, mentions
 
 
-def write_pairs(path: Path, table: WhoFoughtWhere) -> Path:
-    """who_fought_where.csv, atomically."""
+def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> Path:
+    """A CSV of rows with these columns, atomically."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=PAIR_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(table.rows())
+    writer.writerows(rows)
     write_text_atomic(path, buffer.getvalue())
     return path
+
+
+def write_pairs(out: Path, table: WhoFoughtWhere) -> list[Path]:
+    """who_fought_where.csv and who_fought_whom.csv in ``out``."""
+    return [write_csv(out / "who_fought_where.csv", PAIR_COLUMNS, table.rows()),
+            write_csv(out / "who_fought_whom.csv", WHOM_COLUMNS, table.whom_rows())]
 
 
 def write_parquet(store: ShardStore, path: Path) -> Path:
@@ -203,7 +215,8 @@ def write_parquet(store: ShardStore, path: Path) -> Path:
     schema = pa.schema([
         ("article_id", text), ("title", text), ("date", text), ("source", text),
         ("start", integer), ("end", integer), ("label", text), ("text", text),
-        ("sentence", text), ("sentence_index", integer), ("canonical", text),
+        ("sentence", text), ("sentence_index", integer), ("sentence_start", integer),
+        ("canonical", text),
         ("matched", flag), ("matched_in", text), ("geonameid", integer), ("country", text),
         ("latitude", number), ("longitude", number),
     ])
@@ -214,18 +227,19 @@ def write_parquet(store: ShardStore, path: Path) -> Path:
     return path
 
 
-def assemble(store: ShardStore, fmt: str, summary: dict[str, Any]) -> list[Path]:
+def assemble(store: ShardStore, fmt: str, summary: dict[str, Any],
+             pairs: str = "cooccurrence") -> list[Path]:  # fmt: skip
     """The files an analyst reads, from every committed shard."""
     out = store.out
     mentions = (write_parquet(store, out / "mentions.parquet") if fmt == "parquet"
                 else store.concatenate("mentions", out / "mentions.jsonl"))
     articles = store.concatenate("articles", out / "articles.jsonl")
-    table = who_fought_where(store.mentions_by_article())
+    table = who_fought_where(store.mentions_by_article(), pairs)
     summary = {**summary, "articles": sum(1 for _ in store.articles()),
                "mentions": sum(n for label in table.names.values()
                                for n in label.mentions.values())}
-    pairs = write_pairs(out / "who_fought_where.csv", table)
-    return [mentions, articles, pairs, *write_report(out, table, summary)]
+    tables = write_pairs(out, table)
+    return [mentions, articles, *tables, *write_report(out, table, summary)]
 
 
 def tag(model: str, inputs: list[str], out: Path, options: TagOptions = TagOptions(),
@@ -238,6 +252,8 @@ def tag(model: str, inputs: list[str], out: Path, options: TagOptions = TagOptio
     """
     if options.fmt not in FORMATS:
         raise ValueError(f"unknown format {options.fmt!r}; expected one of {FORMATS}")
+    if options.pairs not in PAIR_MODES:
+        raise ValueError(f"unknown pairs {options.pairs!r}; expected one of {PAIR_MODES}")
     paths = input_paths(inputs)
     missing = [str(p) for p in paths if not p.exists()]
     if missing:  # tagging nothing would still write empty outputs and exit 0
@@ -254,6 +270,6 @@ def tag(model: str, inputs: list[str], out: Path, options: TagOptions = TagOptio
     run = engine or spacy_engine(model, options)
     result.tagged, result.mentions = run_batches(store, run(todo), progress)
     write_jsonl(Path(out) / "skipped.jsonl", (asdict(s) for s in skipped))
-    summary = {"model": str(model), "skipped": len(skipped)}
-    result.files = assemble(store, options.fmt, summary)
+    summary = {"model": str(model), "skipped": len(skipped), "pairs": options.pairs}
+    result.files = assemble(store, options.fmt, summary, options.pairs)
     return result
