@@ -149,6 +149,23 @@ def test_a_malformed_baseline_is_refused_before_scoring(
     assert not (tmp_path / "o").exists()
 
 
+def test_a_report_is_never_written_into_the_model_or_over_the_gold(
+    setup: dict[str, Path]
+) -> None:
+    model, gold = setup["model"], setup["gold"]
+    before = sorted(p.name for p in model.rglob("*"))
+    gold_bytes = gold.read_bytes()
+    for out in (model, model / "report", gold):
+        result = run(model, gold, "--out", out)
+        assert result.exit_code == 1, result.output
+        said = " ".join(result.output.split())
+        assert "write the output somewhere else" in said and "Traceback" not in said
+    assert sorted(p.name for p in model.rglob("*")) == before
+    assert gold.read_bytes() == gold_bytes
+    # The gold's own folder is fine: no report file is named like it.
+    assert run(model, gold, "--out", gold.parent).exit_code == 0
+
+
 def test_missing_baseline_package_is_skipped_with_a_note(setup: dict[str, Path]) -> None:
     result = run(setup["model"], setup["gold"], "--out", setup["out"], "--resamples", 20,
                  "--baseline-model", "en_core_web_sm")

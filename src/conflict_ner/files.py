@@ -270,6 +270,23 @@ def refuse_replacing_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> 
                              "write the output somewhere else")
 
 
+def refuse_output_folder_in_inputs(out: Path, names: Iterable[str],
+                                   inputs: Iterable[Path]) -> None:  # fmt: skip
+    """Raise ValueError, before anything is read, when the output folder is an input
+    folder or lies inside one (a model's folder), or when one of the files it is to
+    hold (``names``) would replace an input."""
+    inputs = [Path(p) for p in inputs]
+    real_out = os.path.realpath(out)
+    for item in inputs:
+        real_in = os.path.realpath(item)
+        if real_out == real_in:
+            raise ValueError(f"{out}: is the input {item}; write the output somewhere else")
+        if item.is_dir() and real_out.startswith(real_in + os.sep):
+            raise ValueError(f"{out}: is inside the input folder {item}; "
+                             "write the output somewhere else")
+    refuse_replacing_inputs([Path(out) / name for name in names], inputs)
+
+
 def safe_file_name(name: str) -> str:
     """A name (an article id, a user name) as one file name that stays in its folder.
 

@@ -41,7 +41,7 @@ from conflict_ner.evaluation.systems import (
     predict,
 )
 from conflict_ner.evaluation.uncertainty import Interval, bootstrap, bootstrap_all
-from conflict_ner.files import safe_file_name
+from conflict_ner.files import refuse_output_folder_in_inputs, safe_file_name
 from conflict_ner.scheme import LABELS
 
 NO_VALUE = "(none)"  # the group of articles whose meta lacks the --by field
@@ -268,8 +268,10 @@ def evaluate(
     TRAIN (default: the training data the model's config names, when that file
     exists) decides which names count as seen in training.
     """
-    from conflict_ner.evaluation.report import write_report
+    from conflict_ner.evaluation.report import REPORT_NAMES, write_report
 
+    inputs = [Path(p) for p in (model, data, train) if p is not None and Path(p).exists()]
+    refuse_output_folder_in_inputs(Path(out), REPORT_NAMES, inputs)
     gold = load_gold(data)
     if not gold:
         raise ValueError(f"{data} holds no gold articles")

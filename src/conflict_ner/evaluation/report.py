@@ -356,6 +356,10 @@ def article_page(
     return page(f"{row.article}: gold vs predicted", body)
 
 
+# What write_report puts in its folder (the article pages go under articles/).
+REPORT_NAMES = ("metrics.json", "report.md", "report.html", "confusion.png", "articles")
+
+
 def write_report(
     out: Path, metrics: Metrics, pairs: Sequence[tuple[Doc, Doc]]
 ) -> dict[str, Path]:
