@@ -115,3 +115,14 @@ def test_package_refuses_a_version_that_is_no_version(tmp_path: Path, version: s
     assert "not a version such as 0.1.0" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert result.output.count("\n") == 1
+
+
+def test_package_refuses_to_write_inside_the_model_folder(tmp_path: Path) -> None:
+    model = tmp_path / "model-best"
+    model.mkdir()
+    (model / "meta.json").write_text('{"lang": "en"}')
+    for out in (model, model / "packages"):
+        result = runner.invoke(app, ["package", str(model), "--out", str(out)])
+        assert result.exit_code == 1, result.output
+        assert "write the output somewhere else" in " ".join(result.output.split())
+    assert sorted(p.name for p in model.iterdir()) == ["meta.json"]

@@ -16,7 +16,7 @@ from importlib.metadata import requires
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conflict_ner.files import write_text_atomic
+from conflict_ner.files import refuse_output_folder_in_inputs, write_text_atomic
 
 # spaCy (and with it torch) and the evaluation stack are imported where they are used:
 # the command line imports this module for PackagingError and MODEL_VERSION, and its
@@ -263,6 +263,8 @@ def build_wheel(
     model_dir = Path(model_dir)
     if not (model_dir / "meta.json").is_file():
         raise PackagingError(f"{model_dir}: not a spaCy pipeline folder (no meta.json)")
+    # A package inside the model's folder would ride along in the next package of it.
+    refuse_output_folder_in_inputs(out_dir, [], [model_dir])
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = portable_copy(model_dir, Path(tmp) / "pipeline")
