@@ -11,12 +11,13 @@ model needs no toolkit.
 # No "from __future__ import annotations": spaCy validates a factory's arguments
 # against their real annotations, which must not be strings.
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from spacy.language import Language, create_tokenizer
+from spacy.pipeline import EntityRecognizer
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span, Token
-from spacy.util import compile_infix_regex, filter_spans, registry
+from spacy.util import compile_infix_regex, filter_spans, minibatch, registry
 
 BLOCK = "_BLOCK"  # label of surface forms that must stay untagged; never output
 BOUNDARIES = "boundaries"  # the boundary step's name in our pipelines
@@ -435,6 +436,87 @@ def make_boundaries(nlp: Language, name: str) -> Callable[[Doc], Doc]:
         return doc
 
     return boundaries
+
+
+# -- the NER's confidence in its own spans -------------------------------------
+
+CONFIDENCE = "ner_confidence"  # the confidence step's name in our pipelines
+EntityKey = tuple[int, int, str]  # token start, token end, label
+
+
+def entity_probabilities(
+    ner: EntityRecognizer, docs: Sequence[Doc], beam_width: int
+) -> list[dict[EntityKey, float]]:
+    """Per doc, every entity some parse in a beam of ``beam_width`` proposes, with the
+    probability mass of the parses that hold it (at most 1). The docs need what the
+    NER reads (a shared transformer's output); their entities are kept as they were."""
+    docs = list(docs)
+    saved = [doc.ents for doc in docs]
+    for doc in docs:
+        # The NER keeps entities already set as fixed: beam over a tagged doc, and
+        # every parse holds them (probability 1). Unset, the beam decides them anew.
+        doc.set_ents([], default="missing")
+    try:
+        beams = ner.beam_parse(docs, beam_width=beam_width)
+        found = [{key: min(p, 1.0) for key, p in s.items()} for s in ner.scored_ents(beams)]
+    finally:
+        for doc, ents in zip(docs, saved, strict=True):
+            doc.ents = ents
+    return found
+
+
+def confident_entities(
+    doc: Doc, probabilities: dict[EntityKey, float], thresholds: dict[str, float]
+) -> list[Span]:
+    """The doc's entities whose probability reaches their label's threshold (a label
+    without one keeps all its entities)."""
+    def p(ent: Span) -> float:
+        return probabilities.get((ent.start, ent.end, ent.label_), 0.0)
+
+    return [ent for ent in doc.ents if p(ent) >= thresholds.get(ent.label_, 0.0)]
+
+
+class NerConfidence:
+    """Drops the NER's entities that its beam finds unlikely; put right after the NER,
+    before the ruler, so that a dropped span the ruler knows comes back as the ruler's."""
+
+    def __init__(self, nlp: Language, ner: str, thresholds: dict[str, float], beam_width: int):
+        self.nlp, self.ner, self.beam_width = nlp, ner, beam_width
+        self.thresholds = {label: t for label, t in thresholds.items() if t > 0}
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._filter([doc])
+        return doc
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 32) -> Iterator[Doc]:
+        """The docs filtered in batches (one beam parse per batch)."""
+        for batch in minibatch(docs, size=batch_size):
+            self._filter(batch)
+            yield from batch
+
+    def _filter(self, docs: Sequence[Doc]) -> None:
+        if not self.thresholds or not docs:
+            return  # no threshold: no beam parse, no cost
+        ner = self.nlp.get_pipe(self.ner)
+        if not isinstance(ner, EntityRecognizer):
+            raise ValueError(f"{self.ner!r} is not an entity recognizer")
+        for doc, found in zip(docs, entity_probabilities(ner, docs, self.beam_width), strict=True):
+            # Assigning doc.ents resets the tokens of dropped spans to O: a gap to fill.
+            doc.ents = confident_entities(doc, found, self.thresholds)
+
+
+@Language.factory(
+    "conflict_ner_confidence",
+    default_config={"ner": "ner", "thresholds": {"FACTION": 0.0, "PLACE": 0.0}, "beam_width": 16},
+)
+def make_confidence(
+    nlp: Language, name: str, ner: str, thresholds: dict[str, float], beam_width: int
+) -> NerConfidence:
+    """A pipeline component that keeps an entity of the NER component ``ner`` only when
+    the probability mass of the beam parses (width ``beam_width``) holding it reaches
+    its label's threshold; 0 keeps every entity of that label and, for all labels,
+    skips the beam parse."""
+    return NerConfidence(nlp, ner, thresholds, beam_width)
 
 
 # -- the tokenizer ----------------------------------------------------------------
