@@ -133,6 +133,12 @@ def test_no_threshold_means_no_beam(cnn_model: Path, monkeypatch: pytest.MonkeyP
     assert keys(nlp(TEXT)) == keys(spacy.load(cnn_model)(TEXT))
 
 
+def test_the_default_is_the_measured_setting(cnn_model: Path) -> None:
+    nlp = spacy.load(cnn_model)
+    nlp.add_pipe("conflict_ner_confidence", name=CONFIDENCE, after="ner")
+    assert nlp.get_pipe(CONFIDENCE).thresholds == {"FACTION": 0.9, "PLACE": 0.9}
+
+
 def test_the_step_survives_saving_and_ships_in_the_wheel(cnn_model: Path, tmp_path: Path) -> None:
     with_step(spacy.load(cnn_model), 0.9).to_disk(tmp_path / "model")
     loaded = spacy.load(tmp_path / "model")
