@@ -133,6 +133,14 @@ ENTITY_CASES = [
      [("Baghdad", "PLACE")]),
     ("the Assad regime shelled Homs.", [("Assad", "FACTION"), ("Homs", "PLACE")],
      [("Homs", "PLACE")]),
+    # Agencies' bodies, institutions and aid NGOs are no armed actors either.
+    ("the UN Office for the Coordination of Humanitarian Affairs said.",
+     [("UN Office for the Coordination of Humanitarian Affairs", "FACTION")], []),
+    ("the World Food Programme delivered aid.", [("World Food Programme", "FACTION")], []),
+    ("the Red Cross and the Syrian Arab Red Crescent.",
+     [("Red Cross", "FACTION"), ("Syrian Arab Red Crescent", "FACTION")], []),
+    ("the Damascus University campus.", [("Damascus University", "FACTION")], []),
+    ("the International Committee said.", [("International Committee", "FACTION")], []),
     # What the rules must leave alone: a place before a comma that ends a clause or
     # names the place's own official, fighters named by their faction, a security
     # service that is a department, a service head.
@@ -143,6 +151,18 @@ ENTITY_CASES = [
     ("the Counter Terrorism Department arrested him.",
      [("Counter Terrorism Department", "FACTION")],
      [("Counter Terrorism Department", "FACTION")]),
+    # Heads the civil-body rule leaves alone: they name armed actors too.
+    ("the Syriac Military Council fought.", [("Syriac Military Council", "FACTION")],
+     [("Syriac Military Council", "FACTION")]),
+    ("the Badr Organisation and the Haqqani Network.",
+     [("Badr Organisation", "FACTION"), ("Haqqani Network", "FACTION")],
+     [("Badr Organisation", "FACTION"), ("Haqqani Network", "FACTION")]),
+    ("the Israel Security Agency said.", [("Israel Security Agency", "FACTION")],
+     [("Israel Security Agency", "FACTION")]),
+    ("the Intelligence Office of the army.", [("Intelligence Office", "FACTION")],
+     [("Intelligence Office", "FACTION")]),
+    ("across the Fertile Crescent.", [("Fertile Crescent", "PLACE")],
+     [("Fertile Crescent", "PLACE")]),
     ("the Iraqi army advanced.", [("Iraqi army", "FACTION")], [("Iraqi army", "FACTION")]),
     ("the Syrian Democratic Forces said.", [("Syrian Democratic Forces", "FACTION")],
      [("Syrian Democratic Forces", "FACTION")]),

@@ -34,6 +34,7 @@ from spacy.tokens import Doc
 
 from conflict_ner.articles import article_id
 from conflict_ner.files import Code, InvalidInput, Problem, read_records, write_jsonl
+from conflict_ner.ruler_filters import entity_probabilities
 
 BEAM_WIDTH = 16
 BATCH = 32  # articles per beam batch: bounds memory on long pools
@@ -102,7 +103,7 @@ def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 def _candidates(doc: Doc, scores: dict[tuple[int, int, str], float]) -> list[Candidate]:
     """Beam scores (token offsets) as candidates in character offsets, least certain first."""
     found = [
-        Candidate(doc[s:e].start_char, doc[s:e].end_char, label, doc[s:e].text, min(p, 1.0))
+        Candidate(doc[s:e].start_char, doc[s:e].end_char, label, doc[s:e].text, p)
         for (s, e, label), p in scores.items()
     ]
     return sorted(found, key=lambda c: (-c.doubt, c.start, c.end, c.label))
@@ -118,8 +119,7 @@ def beam_candidates(
     for batch in _batches(texts, BATCH):
         with nlp.select_pipes(enable=before):
             docs = list(nlp.pipe(batch))
-        beams = ner.beam_parse(docs, beam_width=beam_width)
-        for doc, scores in zip(docs, ner.scored_ents(beams), strict=True):
+        for doc, scores in zip(docs, entity_probabilities(ner, docs, beam_width), strict=True):
             result.append(_candidates(doc, scores))
     return result
 

@@ -92,7 +92,7 @@ def predict(system: System, gold: Sequence[Doc]) -> list[Doc]:
     """
     with system.nlp.select_pipes(disable=list(system.disable)):
         predicted = list(system.nlp.pipe(doc.text for doc in gold))
-    return [_transfer(g, p, system.label_map) for g, p in zip(gold, predicted, strict=True)]
+    return [transfer(g, p, system.label_map) for g, p in zip(gold, predicted, strict=True)]
 
 
 def rule_components(nlp: Language) -> list[str]:
@@ -122,7 +122,7 @@ def trained_on(nlp: Language) -> Path | None:
     return Path(path) if isinstance(path, str) and Path(path).is_file() else None
 
 
-def _transfer(gold: Doc, pred: Doc, label_map: dict[str, str] | None) -> Doc:
+def transfer(gold: Doc, pred: Doc, label_map: dict[str, str] | None) -> Doc:
     """A copy of the gold tokens carrying the prediction's (mapped) entities."""
     out = Doc(gold.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
     out.user_data.update(gold.user_data)

@@ -1,0 +1,148 @@
+"""The confidence step: the NER's entities its beam finds unlikely are dropped, the rest kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from conflict_ner import ruler_filters
+from conflict_ner.packaging import custom_code_references
+from conflict_ner.ruler_filters import (
+    CONFIDENCE,
+    confident_entities,
+    entity_probabilities,
+)
+from conflict_ner.tasks import read_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+# A seed article: long enough for the small test model to tag, and hesitate over, many names.
+TEXT = str(read_tasks(ROOT / "corpus" / "gold.jsonl")[0]["text"])
+
+
+def tagged(words: list[str], ents: list[tuple[int, int, str]]) -> Doc:
+    doc = Doc(spacy.blank("en").vocab, words=words)
+    doc.ents = [Span(doc, s, e, label=label) for s, e, label in ents]
+    return doc
+
+
+def test_entities_under_their_labels_threshold_are_dropped() -> None:
+    doc = tagged(["YPG", "took", "Manbij", "and", "Jarablus"],
+                 [(0, 1, "FACTION"), (2, 3, "PLACE"), (4, 5, "PLACE")])  # fmt: skip
+    found = {(0, 1, "FACTION"): 0.95, (2, 3, "PLACE"): 0.4, (4, 5, "PLACE"): 0.9}
+    kept = confident_entities(doc, found, {"FACTION": 0.9, "PLACE": 0.9})
+    assert [e.text for e in kept] == ["YPG", "Jarablus"]  # 0.9 reaches 0.9: kept
+    # A label without a threshold keeps everything; an entity the beam never proposed
+    # (probability 0) goes under any threshold.
+    assert [e.text for e in confident_entities(doc, found, {"FACTION": 0.99})] == [
+        "Manbij", "Jarablus"]  # fmt: skip
+    assert confident_entities(doc, {}, {"FACTION": 0.1, "PLACE": 0.1}) == []
+    assert len(confident_entities(doc, {}, {})) == 3
+
+
+@pytest.fixture(scope="module")
+def nlp(cnn_model: Path) -> Language:
+    return spacy.load(cnn_model)
+
+
+def ner_only(nlp: Language, text: str) -> Doc:
+    with nlp.select_pipes(enable=nlp.pipe_names[: nlp.pipe_names.index("ner") + 1]):
+        return nlp(text)
+
+
+def test_probabilities_do_not_take_the_docs_entities_as_given(nlp: Language) -> None:
+    # The NER keeps preset entities fixed: a naive beam over a tagged doc gives every
+    # entity probability 1. The function must score a tagged doc as an untagged one.
+    doc = ner_only(nlp, TEXT)
+    before = [(e.start, e.end, e.label_) for e in doc.ents]
+    assert before, "the test model should tag something here"
+    untagged = nlp.make_doc(TEXT)
+    with nlp.select_pipes(enable=nlp.pipe_names[: nlp.pipe_names.index("ner")]):
+        untagged = nlp(untagged)
+    ner = nlp.get_pipe("ner")
+    [on_tagged] = entity_probabilities(ner, [doc], 16)  # type: ignore[arg-type]
+    [on_untagged] = entity_probabilities(ner, [untagged], 16)  # type: ignore[arg-type]
+    assert on_tagged == pytest.approx(on_untagged)
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == before  # restored
+    assert any(p < 0.999 for p in on_tagged.values()), "a beam should hesitate somewhere"
+    assert all(0.0 < p <= 1.0 for p in on_tagged.values())
+
+
+def with_step(nlp: Language, threshold: float) -> Language:
+    nlp.add_pipe("conflict_ner_confidence", name=CONFIDENCE, after="ner",
+                 config={"thresholds": {"FACTION": threshold, "PLACE": threshold}})  # fmt: skip
+    return nlp
+
+
+def keys(doc: Doc) -> list[tuple[int, int, str]]:
+    return [(e.start, e.end, e.label_) for e in doc.ents]
+
+
+def test_the_step_keeps_what_the_beam_finds_likely(cnn_model: Path) -> None:
+    # The real beam: the step keeps exactly the NER's entities that reach the threshold.
+    shipped = spacy.load(cnn_model, exclude=["pattern_ruler"])
+    doc = ner_only(shipped, TEXT)
+    [found] = entity_probabilities(shipped.get_pipe("ner"), [doc], 16)  # type: ignore[arg-type]
+    gated = with_step(spacy.load(cnn_model, exclude=["pattern_ruler"]), 0.5)
+    with gated.select_pipes(enable=gated.pipe_names[: gated.pipe_names.index(CONFIDENCE) + 1]):
+        assert keys(gated(TEXT)) == [k for k in keys(doc) if found.get(k, 0.0) >= 0.5]
+        assert [keys(d) for d in gated.pipe([TEXT, TEXT])] == [keys(gated(TEXT))] * 2
+
+
+SENTENCE = "Fighters of Jaish al-Fatah entered Wadi Ferzan and Qamishli on Monday."
+# What a NER and its beam might say on SENTENCE: sure of the group, doubting both
+# places, one of which (Qamishli) the gazetteer knows.
+SENTENCE_ENTS = {(2, 6, "FACTION"): 0.95, (7, 9, "PLACE"): 0.2, (10, 11, "PLACE"): 0.3}
+
+
+@Language.component("conflict_ner_test_tags")
+def _test_tags(doc: Doc) -> Doc:
+    """Stands in for the NER's output in one test: SENTENCE_ENTS."""
+    doc.ents = [Span(doc, s, e, label=label) for s, e, label in SENTENCE_ENTS]
+    return doc
+
+
+def test_the_step_drops_under_the_threshold_and_the_ruler_fills_the_gap(
+    cnn_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ruler_filters, "entity_probabilities",
+                        lambda ner, docs, width: [dict(SENTENCE_ENTS) for _ in docs])  # fmt: skip
+    nlp = with_step(spacy.load(cnn_model), 0.9)
+    nlp.add_pipe("conflict_ner_test_tags", after="ner")  # before the step
+    # Must fire: both doubted places go; the one the gazetteer knows comes back by rule.
+    assert [e.text for e in nlp(SENTENCE).ents] == ["Jaish al-Fatah", "Qamishli"]
+    with nlp.select_pipes(disable=["pattern_ruler"]):
+        assert [e.text for e in nlp(SENTENCE).ents] == ["Jaish al-Fatah"]
+    # Must not fire: under a lower threshold, or for a label without one, all stay.
+    step = nlp.get_pipe(CONFIDENCE)
+    for thresholds in ({"FACTION": 0.1, "PLACE": 0.1}, {"FACTION": 0.9}):
+        step.thresholds = thresholds
+        assert [e.text for e in nlp(SENTENCE).ents] == ["Jaish al-Fatah", "Wadi Ferzan",
+                                                        "Qamishli"]  # fmt: skip
+
+
+def test_no_threshold_means_no_beam(cnn_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object) -> None:
+        raise AssertionError("the beam ran with every threshold at 0")
+
+    monkeypatch.setattr(ruler_filters, "entity_probabilities", fail)
+    nlp = with_step(spacy.load(cnn_model), 0.0)
+    assert keys(nlp(TEXT)) == keys(spacy.load(cnn_model)(TEXT))
+
+
+def test_the_default_is_the_measured_setting(cnn_model: Path) -> None:
+    nlp = spacy.load(cnn_model)
+    nlp.add_pipe("conflict_ner_confidence", name=CONFIDENCE, after="ner")
+    assert nlp.get_pipe(CONFIDENCE).thresholds == {"FACTION": 0.9, "PLACE": 0.9}
+
+
+def test_the_step_survives_saving_and_ships_in_the_wheel(cnn_model: Path, tmp_path: Path) -> None:
+    with_step(spacy.load(cnn_model), 0.9).to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    assert loaded.pipe_names.index(CONFIDENCE) == loaded.pipe_names.index("ner") + 1
+    assert loaded.get_pipe(CONFIDENCE).thresholds == {"FACTION": 0.9, "PLACE": 0.9}
+    refs = custom_code_references(loaded.config)
+    assert refs["conflict_ner_confidence"] == "conflict_ner.ruler_filters"
