@@ -73,6 +73,7 @@ def test_tag_refuses_inputs_that_match_nothing(tmp_path: Path) -> None:
     result = runner.invoke(app, ["tag", "no-such-model", pattern, "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert "a pattern that matches nothing" in result.output
+    assert "tagging" not in result.output  # refused before the progress bar starts
     assert not (tmp_path / "o").exists()
 
 

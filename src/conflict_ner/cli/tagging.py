@@ -89,10 +89,12 @@ def tag_command(
     """Tag a corpus: mentions with canonical names, per-article counts, who-fought-where
     and who-fought-whom tables and a report with a map, resumable and skipping articles
     that cannot be tagged."""
-    from conflict_ner.tagging.tag import tag
+    from conflict_ner.tagging.tag import checked_inputs, tag
 
     options = TagOptions(batch_size=batch_size, n_process=n_process, max_chars=max_chars,
                          fmt=fmt, quantize=quantize, resume=resume, pairs=pairs)
+    with exit_on_error():  # a bad request is one line, before a progress bar or a cluster
+        checked_inputs(inputs, out_dir, options)
     columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), ArticlesPerSecond(),
                TimeRemainingColumn())
     with exit_on_error(), Progress(*columns, console=console) as progress:

@@ -242,14 +242,10 @@ def assemble(store: ShardStore, fmt: str, summary: dict[str, Any],
     return [mentions, articles, *tables, *write_report(out, table, summary)]
 
 
-def tag(model: str, inputs: list[str], out: Path, options: TagOptions = TagOptions(),
-        engine: Engine | None = None, progress: Callable[[int], None] = lambda n: None,
-        on_start: Callable[[int], None] = lambda total: None) -> TagResult:
-    """Tag the articles in ``inputs`` with ``model`` into ``out``; see the module doc.
-
-    ``engine`` defaults to plain spaCy; ``on_start`` receives the number of articles
-    to tag, ``progress`` the size of each committed batch.
-    """
+def checked_inputs(inputs: list[str], out: Path, options: TagOptions) -> list[Path]:
+    """The input paths of a sound request; ValueError, before anything is read or
+    started, for an unknown format or pairs mode, an input that is not there (or a
+    pattern that matches nothing) and an output that would replace an input."""
     if options.fmt not in FORMATS:
         raise ValueError(f"unknown format {options.fmt!r}; expected one of {FORMATS}")
     if options.pairs not in PAIR_MODES:
@@ -260,6 +256,18 @@ def tag(model: str, inputs: list[str], out: Path, options: TagOptions = TagOptio
         raise ValueError(f"{', '.join(missing)}: no such file or folder, or a pattern "
                          "that matches nothing")
     refuse_replacing_inputs([Path(out) / name for name in OUTPUT_NAMES], paths)
+    return paths
+
+
+def tag(model: str, inputs: list[str], out: Path, options: TagOptions = TagOptions(),
+        engine: Engine | None = None, progress: Callable[[int], None] = lambda n: None,
+        on_start: Callable[[int], None] = lambda total: None) -> TagResult:
+    """Tag the articles in ``inputs`` with ``model`` into ``out``; see the module doc.
+
+    ``engine`` defaults to plain spaCy; ``on_start`` receives the number of articles
+    to tag, ``progress`` the size of each committed batch.
+    """
+    paths = checked_inputs(inputs, out, options)
     if engine is None:  # a bad model fails before anything is written
         load_tagger(model, options.quantize)
     store = ShardStore(out)
