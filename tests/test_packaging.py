@@ -80,10 +80,11 @@ def test_wheel_installs_and_loads_in_a_fresh_venv(tiny_pipeline: Path, tmp_path:
     assert performance["ents_per_type"]["FACTION"]["f"] == pytest.approx(faction.f1)
     assert performance["evaluated_on"] == {"data": str(gold), "articles": 1}
     assert meta["backbone"]["path"]
-    # The ruler's filter, the boundary step and the tokenizer ship inside the wheel, not
-    # as a dependency on the toolkit.
+    # The ruler's filter, the boundary and confidence steps and the tokenizer ship inside
+    # the wheel, not as a dependency on the toolkit.
     assert meta["custom_code"] == ["conflict_ner.news_tokenizer.v1",
-                                   "conflict_ner.ruler_fill_gaps.v1", "conflict_ner_boundaries"]
+                                   "conflict_ner.ruler_fill_gaps.v1", "conflict_ner_boundaries",
+                                   "conflict_ner_confidence"]
     package_dir = out / "en_conflict_ner-0.0.1" / "en_conflict_ner"
     assert (package_dir / "ruler_filters.py").is_file()
 
