@@ -97,3 +97,34 @@ def test_pairs_count_shared_sentences_articles_dates_and_evidence():
     assert (ndf["first_date"], ndf["last_date"], ndf["evidence"]) == (
         "2016-08-20", "2016-09-01", "a d")
     assert table.names["FACTION"].top(5) == [("YPG", 5, 3), ("NDF", 2, 2)]
+
+
+def _faction(text: str, start: int, sentence: str, matched: bool = False) -> dict:
+    return {"label": "FACTION", "text": text, "start": start, "end": start + len(text),
+            "sentence": sentence, "sentence_start": 0, "sentence_index": 0,
+            "canonical": text, "matched": matched, "matched_in": None, "geonameid": None,
+            "country": None, "latitude": None, "longitude": None}
+
+
+def test_an_acronym_the_article_introduces_names_the_same_faction() -> None:
+    from conflict_ner.tagging.canonical import resolve_acronyms
+
+    first = "The Rapid Intervention Battalion (BIR) repelled an attack."
+    later = "BIR units then pushed north."
+    rows = [_faction("Rapid Intervention Battalion", 4, first), _faction("BIR", 34, first),
+            {**_faction("BIR", 0, later), "sentence_index": 1}]
+    resolved = resolve_acronyms(rows)
+    assert [r["canonical"] for r in resolved] == ["Rapid Intervention Battalion"] * 3
+    assert [r["text"] for r in resolved] == ["Rapid Intervention Battalion", "BIR", "BIR"]
+
+
+def test_two_factions_side_by_side_stay_two() -> None:
+    from conflict_ner.tagging.canonical import resolve_acronyms
+
+    fought = "The Wagner Group fought JNIM near Boulkessi."
+    known = "Islamic State (ISIS) fighters"
+    rows = [_faction("Wagner Group", 4, fought), _faction("JNIM", 23, fought)]
+    assert [r["canonical"] for r in resolve_acronyms(rows)] == ["Wagner Group", "JNIM"]
+    # A listed acronym keeps its own canonical name (the list already joins the two).
+    listed = [_faction("Islamic State", 0, known), _faction("ISIS", 15, known, matched=True)]
+    assert [r["canonical"] for r in resolve_acronyms(listed)] == ["Islamic State", "ISIS"]

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
 from conflict_ner.patterns import (
@@ -139,6 +140,37 @@ def place_table(geo: dict[str, Canonical]) -> dict[str, Canonical]:
     for key, entity in geo.items():
         table.setdefault(key, entity)
     return table
+
+
+# What may stand between a name and the acronym it introduces: "Rapid Intervention
+# Battalion (BIR)".
+ACRONYM_OPENERS = frozenset({"(", " ("})
+CANONICAL_FIELDS = tuple(Canonical("", matched=False).fields())
+
+
+def introduced_acronyms(mentions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Within one article, each FACTION acronym that no list knows and that the article
+    introduces right after a full name ("Rapid Intervention Battalion (BIR)"), with the
+    full name's canonical fields: the article names one faction, not two."""
+    rows = sorted((r for r in mentions if r["label"] == "FACTION"), key=lambda r: r["start"])
+    aliases: dict[str, dict[str, Any]] = {}
+    for name, acronym in pairwise(rows):
+        if acronym["matched"] or name["sentence_index"] != acronym["sentence_index"]:
+            continue
+        offset = name["sentence_start"]
+        between = name["sentence"][name["end"] - offset:acronym["start"] - offset]
+        after = name["sentence"][acronym["end"] - offset:][:1]
+        if between in ACRONYM_OPENERS and after == ")" and " " not in acronym["text"]:
+            aliases.setdefault(acronym["canonical"], {k: name[k] for k in CANONICAL_FIELDS})
+    return aliases
+
+
+def resolve_acronyms(mentions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The article's mention rows with introduced acronyms mapped to their full names."""
+    aliases = introduced_acronyms(mentions)
+    return [{**row, **aliases[row["canonical"]]}
+            if row["label"] == "FACTION" and row["canonical"] in aliases else row
+            for row in mentions]  # fmt: skip
 
 
 @cache

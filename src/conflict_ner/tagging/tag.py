@@ -30,7 +30,7 @@ from conflict_ner.files import (
     write_jsonl,
     write_text_atomic,
 )
-from conflict_ner.tagging.canonical import Canonicaliser, canonicaliser
+from conflict_ner.tagging.canonical import Canonicaliser, canonicaliser, resolve_acronyms
 from conflict_ner.tagging.cooccurrence import (
     PAIR_COLUMNS,
     WHOM_COLUMNS,
@@ -163,7 +163,9 @@ def start_worker(model: str, quantize: str | None, threads: int) -> None:
 def finish(result: Tagged, canon: Canonicaliser) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """An article's record (counts per label, canonical names) and its mention rows
     with canonical names."""
-    mentions = [{**row, **canon(row["text"], row["label"]).fields()} for row in result.mentions]
+    mentions = resolve_acronyms(
+        [{**row, **canon(row["text"], row["label"]).fields()} for row in result.mentions]
+    )
     record: dict[str, Any] = {**result.article, "sentences": result.sentences}
     record["mentions"] = {label: sum(r["label"] == label for r in mentions)
                           for label in ("FACTION", "PLACE")}
