@@ -293,3 +293,16 @@ def test_a_bad_option_is_refused_before_anything_is_written(cnn_model, corpus, t
     assert result.exit_code == 1
     assert message in result.output
     assert not tmp_path.joinpath("shards").exists()
+
+
+def test_resume_refuses_shards_of_an_older_version_before_tagging(tmp_path: Path) -> None:
+    from conflict_ner.tagging.store import ShardStore
+
+    store = ShardStore(tmp_path / "tagged")
+    old_row = {"article_id": "a1", "start": 0, "end": 3, "label": "FACTION", "text": "YPG",
+               "sentence": "YPG", "sentence_index": 0}  # no sentence_start
+    store.write(0, [{"article_id": "a1"}], [old_row])
+    with pytest.raises(ValueError, match=r"000000\.mentions\.jsonl: .*without sentence_start"):
+        store.open(resume=True)
+    store.write(0, [{"article_id": "a1"}], [{**old_row, "sentence_start": 0}])
+    assert store.open(resume=True) == {"a1"}

@@ -21,6 +21,10 @@ SHARDS = "shards"
 SHARD = re.compile(r"^(\d{6})\.(mentions|articles)\.jsonl$")
 
 
+# Mention-row fields the tables are built from that older versions did not write.
+MENTION_FIELDS = ("sentence_start",)
+
+
 class ShardStore:
     """The shards folder of a tagging output folder."""
 
@@ -51,12 +55,28 @@ class ShardStore:
                 f"{self.out} already holds tagged articles: pass --resume to continue "
                 "that run, or choose another folder"
             )
+        self._refuse_older_shards(committed)
         if self.dir.is_dir():
             for path in self.dir.glob(".*.tmp"):
                 path.unlink()
             for index in set(self.indexes("mentions")) - set(committed):
                 self._path(index, "mentions").unlink()
         return {row["article_id"] for index in committed for row in self._rows(index, "articles")}
+
+    def _refuse_older_shards(self, committed: list[int]) -> None:
+        """ValueError when committed mentions lack the fields this version's tables need
+        (written by an older conflict-ner): said before any article is tagged."""
+        for index in committed:
+            rows = self._rows(index, "mentions")
+            if rows:
+                missing = sorted(set(MENTION_FIELDS) - set(rows[0]))
+                if missing:
+                    raise ValueError(
+                        f"{self._path(index, 'mentions')}: mention rows without "
+                        f"{', '.join(missing)} (written by an older conflict-ner); tag into "
+                        "a new folder, without --resume"
+                    )
+                return
 
     def write(self, index: int, articles: list[dict[str, Any]],
               mentions: list[dict[str, Any]]) -> None:
