@@ -14,12 +14,18 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
 ROOT = Path(__file__).resolve().parent.parent
+# The composed corpus (the seeds and the composed reports) and its split by theatre.
+GOLD = [ROOT / "corpus/gold.jsonl", ROOT / "corpus/composed.jsonl"]
+SPLITS = ROOT / "corpus/splits.json"
 # The transformer must never reach for a model hub (there is none here).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -92,6 +98,19 @@ def print_machine(info: dict[str, Any]) -> None:
         f"transformers {info['transformers']}\nload average at start (1/5/15 min): "
         f"{info['load_start']}"
     )
+
+
+def composed_splits() -> dict[str, list[Doc]]:
+    """Gold Docs of the composed corpus by split of corpus/splits.json."""
+    # Imported here: the other benchmarks' helpers need no spaCy.
+    from conflict_ner.articles import load_splits
+    from conflict_ner.convert import doc_article_id, gold_docs
+
+    where = load_splits(SPLITS).split_of()
+    by_split: dict[str, list[Doc]] = {"train": [], "dev": [], "test": []}
+    for doc in (d for path in GOLD for d in gold_docs(path)):
+        by_split[where[doc_article_id(doc)]].append(doc)
+    return by_split
 
 
 def step_budget_overrides(steps: int, seed: int, evaluations: int = 4) -> dict[str, int]:

@@ -53,6 +53,7 @@ from typing import Any
 import spacy
 from _common import (
     ROOT,
+    composed_splits,
     console,
     finish,
     machine_info,
@@ -65,16 +66,13 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from conflict_ner import active
-from conflict_ner.articles import load_splits
-from conflict_ner.convert import doc_article_id, gold_docs, write_docbin
+from conflict_ner.convert import doc_article_id, write_docbin
 from conflict_ner.evaluation.harness import Scored, known_to, score_system
 from conflict_ner.evaluation.novelty import unseen
 from conflict_ner.evaluation.systems import System
 from conflict_ner.patterns import build_pipeline
 from conflict_ner.training import train
 
-GOLD = [ROOT / "corpus/gold.jsonl", ROOT / "corpus/composed.jsonl"]
-SPLITS = ROOT / "corpus/splits.json"
 CONFIG = ROOT / "configs/ner_cnn.cfg"
 STRATEGIES = ("uncertainty", "random")
 TARGET_SHARE = 0.9
@@ -135,11 +133,7 @@ def parse_args() -> argparse.Namespace:
 
 def load_corpus(work: Path) -> Corpus:
     """Gold Docs split by corpus/splits.json; the train split's seeds start every run."""
-    where = load_splits(SPLITS).split_of()
-    docs = [doc for path in GOLD for doc in gold_docs(path)]
-    by_split: dict[str, list[Doc]] = {"train": [], "dev": [], "test": []}
-    for doc in docs:
-        by_split[where[doc_article_id(doc)]].append(doc)
+    by_split = composed_splits()
     seeds = [d for d in by_split["train"] if d.user_data.get("meta", {}).get("origin") == "seed"]
     seed_ids = {doc_article_id(d) for d in seeds}
     pool = [d for d in by_split["train"] if doc_article_id(d) not in seed_ids]

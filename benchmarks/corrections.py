@@ -34,13 +34,21 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from _common import ROOT, console, finish, machine_info, print_machine, step_budget_overrides, table
+from _common import (
+    ROOT,
+    composed_splits,
+    console,
+    finish,
+    machine_info,
+    print_machine,
+    step_budget_overrides,
+    table,
+)
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from conflict_ner import re3d
-from conflict_ner.articles import load_splits
-from conflict_ner.convert import doc_article_id, gold_docs, write_docbin
+from conflict_ner.convert import write_docbin
 from conflict_ner.evaluation.corrections import (
     ACTIONS,
     Corrections,
@@ -52,8 +60,6 @@ from conflict_ner.evaluation.systems import System
 from conflict_ner.patterns import build_pipeline
 from conflict_ner.training import train
 
-GOLD = [ROOT / "corpus/gold.jsonl", ROOT / "corpus/composed.jsonl"]
-SPLITS = ROOT / "corpus/splits.json"
 REAL, RE3D = ROOT / "corpus/re3d.jsonl", ROOT.parent / "shared/datasets/re3d"
 COMPOSED_TEST, REAL_TEST = "composed test theatres", "re3d real-test"
 
@@ -84,15 +90,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--plot", type=Path, default=None, help="write the plot here (PNG)")
     return parser.parse_args()
-
-
-def composed_splits() -> dict[str, list[Doc]]:
-    """Gold Docs of the composed corpus by split of corpus/splits.json."""
-    where = load_splits(SPLITS).split_of()
-    by_split: dict[str, list[Doc]] = {"train": [], "dev": [], "test": []}
-    for doc in (d for path in GOLD for d in gold_docs(path)):
-        by_split[where[doc_article_id(doc)]].append(doc)
-    return by_split
 
 
 def held_out_sets(composed_test: list[Doc]) -> dict[str, list[Doc]]:

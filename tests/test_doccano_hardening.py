@@ -58,10 +58,9 @@ class _NotFound(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture()
-def not_found_server() -> Iterator[str]:
-    """A real HTTP server that answers 404 to everything."""
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), _NotFound)
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server with this handler on a free loopback port, in a thread."""
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -69,6 +68,12 @@ def not_found_server() -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture()
+def not_found_server() -> Iterator[str]:
+    """A real HTTP server that answers 404 to everything."""
+    yield from _serve(_NotFound)
 
 
 def test_a_404_is_a_wrong_url_not_a_wrong_password(not_found_server: str) -> None:
@@ -95,14 +100,7 @@ class _WebPage(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def web_page_server() -> Iterator[str]:
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), _WebPage)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    yield from _serve(_WebPage)
 
 
 def test_a_server_answering_html_is_named_as_not_doccano(
