@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -387,15 +388,30 @@ def find_near_duplicates(
     """
     small = {a.id: shingles(a.text, shingle_size) for a in articles}
     large = {a.id: shingles(a.text, passage_size) for a in articles}
+    # Only pairs that share a shingle can reach either test (a shared passage holds
+    # shared shingles), so an index from shingle to articles finds them without
+    # comparing every pair; the overlap counts are exact.
+    overlap = _shared_counts(small)
     pairs = []
-    # Sorted by id so the report does not depend on input order.
-    for a, b in combinations(sorted(articles, key=lambda x: x.id), 2):
-        union = small[a.id] | small[b.id]
-        jaccard = len(small[a.id] & small[b.id]) / len(union) if union else 0.0
-        shared = len(large[a.id] & large[b.id])
+    for (a, b), common in sorted(overlap.items()):  # by id: independent of input order
+        union = len(small[a]) + len(small[b]) - common
+        jaccard = common / union if union else 0.0
+        shared = len(large[a] & large[b])
         if shared or jaccard >= min_jaccard:
-            pairs.append(NearDuplicate(a.id, b.id, round(jaccard, 4), shared))
+            pairs.append(NearDuplicate(a, b, round(jaccard, 4), shared))
     return pairs
+
+
+def _shared_counts(sets: dict[str, set[tuple[str, ...]]]) -> Counter[tuple[str, str]]:
+    """For every pair of ids (in sorted order) whose sets meet, the size of the overlap."""
+    holders: dict[tuple[str, ...], list[str]] = {}
+    for key in sorted(sets):
+        for item in sets[key]:
+            holders.setdefault(item, []).append(key)
+    counts: Counter[tuple[str, str]] = Counter()
+    for ids in holders.values():
+        counts.update(combinations(ids, 2))
+    return counts
 
 
 def ingest(paths: Iterable[Path], origin: str | None = None) -> IngestReport:
