@@ -214,16 +214,6 @@ def test_conflict_ner_train_cnn(docbins, tmp_path):
 
 
 @pytest.mark.slow
-def test_train_function_with_tiny_transformer(docbins, tiny_bert, tmp_path):
-    best = training.train(
-        ROOT / "configs" / "ner_trf.cfg", tmp_path, docbins["train"], docbins["dev"],
-        {**STEPS, "paths.transformer": str(tiny_bert)},
-    )
-    assert best == tmp_path / "model-best"
-    assert_predicts_scheme_spans(best)
-
-
-@pytest.mark.slow
 def test_plain_spacy_train_command_line_with_tiny_transformer(docbins, tiny_bert, tmp_path):
     """What a user types: no --code (entry points find our functions), offline."""
     env = {**os.environ, **training.OFFLINE_ENV}
@@ -240,7 +230,9 @@ def test_plain_spacy_train_command_line_with_tiny_transformer(docbins, tiny_bert
 
 
 @pytest.mark.slow
-def test_tiny_transformer_trains_with_the_augmenter_on(docbins, tiny_bert, tmp_path):
+def test_train_function_with_tiny_transformer_and_the_augmenter_on(docbins, tiny_bert, tmp_path):
+    """training.train on the shipped config with the augmenter switched on (the plain
+    config is trained by the command-line test above: one run each, not three)."""
     config = Config().from_disk(ROOT / "configs" / "ner_trf.cfg", interpolate=False)
     config["corpora"]["train"]["augmenter"] = {
         "@augmenters": "conflict_ner.mentions_and_case.v1",
@@ -254,6 +246,7 @@ def test_tiny_transformer_trains_with_the_augmenter_on(docbins, tiny_bert, tmp_p
         path, tmp_path / "out", docbins["train"], docbins["dev"],
         {**STEPS, "paths.transformer": str(tiny_bert)},
     )
+    assert best == tmp_path / "out" / "model-best"
     assert_predicts_scheme_spans(best)
     saved = (best / "config.cfg").read_text()
     assert "conflict_ner.mentions_and_case.v1" in saved
