@@ -335,7 +335,9 @@ def check_wheel(wheel: Path, venv_dir: Path | None = None) -> CheckResult:
     try:
         venv.EnvBuilder(with_pip=True, clear=True).create(target)
         python = str(target / "bin" / "python")
-        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        # --no-compile: the venv lives for one load, and byte-compiling all of torch
+        # and spaCy up front costs more than compiling the modules the load imports.
+        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-compile"]
         run([*pip, torch_requirement()], "installing torch (CPU)")
         run([*pip, str(wheel)], f"installing {wheel.name}")
         env = {**os.environ, **OFFLINE_ENV}
