@@ -46,14 +46,17 @@ def memory_now() -> tuple[int, int, int, int]:
 
 
 @registry.callbacks("bench.step_clock.v1")
-def step_clock(path: str) -> StepHook:
-    """A before_update callback that records when each update starts and the memory then."""
+def step_clock(path: str, then: StepHook | None = None) -> StepHook:
+    """A before_update callback that records when each update starts and the memory then,
+    and then runs the config's own before_update (``then``), if it had one."""
 
     def before_update(nlp: Language, args: dict[str, Any]) -> None:
         now = time.perf_counter()
         rss, in_use, free, mmapped = memory_now()
         with Path(path).open("a", encoding="utf8") as out:
             out.write(f"{args['step']} {now:.6f} {rss} {in_use} {free} {mmapped}\n")
+        if then is not None:
+            then(nlp, args)
 
     return before_update
 

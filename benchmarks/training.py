@@ -23,9 +23,11 @@ second; wall time of the whole subprocess (start-up, initialisation and
 backbone loading included); peak RSS of the subprocess (os.wait4's
 ru_maxrss). Ratio: trf / cnn per corpus.
 
---allocator fixed (the default) trains as `conflict-ner train` does, with
-glibc's mmap threshold fixed (training.ALLOCATOR_ENV); glibc leaves the
-defaults; both runs each pair twice and prints the fixed / glibc ratios.
+--allocators names the malloc settings to train each pair under (ALLOCATORS):
+shipped (the default) as `conflict-ner train` does (training.ALLOCATOR_ENV),
+glibc with glibc's defaults, and the settings that were measured against them.
+The first one named is the baseline: every other is printed as a ratio to it
+(seconds per 100 steps, peak RSS, system CPU, minor page faults).
 """
 
 from __future__ import annotations
@@ -53,6 +55,17 @@ from conflict_ner.training import ALLOCATOR_ENV, OFFLINE_ENV, make_docbins
 HOOKS = Path(__file__).resolve().parent / "_train_hooks.py"
 FASHION = ROOT.parent / "shared/datasets/prodigy_fashion_brands"
 CONFIGS = {"cnn": ROOT / "configs/ner_cnn.cfg", "trf": ROOT / "configs/ner_trf.cfg"}
+# The malloc settings a run can train under; each replaces the caller's own.
+MMAP_1MIB = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
+ALLOCATORS: dict[str, dict[str, str]] = {
+    "shipped": ALLOCATOR_ENV,
+    "glibc": {},
+    "mmap-1m": MMAP_1MIB,
+    "mmap-1m-thp": {**MMAP_1MIB, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
+    "mmap-4m-thp": {"MALLOC_MMAP_THRESHOLD_": "4194304", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
+    "thp": {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
+}
+ALLOCATOR_VARIABLES = ("MALLOC_", "GLIBC_TUNABLES")
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,8 +77,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--work", type=Path, default=None,
                         help="keep the runs here (steps.txt holds the memory per step)")
-    parser.add_argument("--allocator", default="fixed", choices=["fixed", "glibc", "both"],
-                        help="glibc's mmap threshold as conflict-ner train fixes it, or defaults")
+    parser.add_argument("--allocators", nargs="+", default=["shipped"], choices=list(ALLOCATORS),
+                        help="malloc settings to train under; the first is the baseline")
     parser.add_argument("--corpora", nargs="+", default=["seed", "fashion"],
                         choices=["seed", "fashion"])  # fmt: skip
     parser.add_argument("--fashion-dir", type=Path, default=FASHION)
@@ -104,8 +117,10 @@ def bounded_config(config: Path, work: Path, args: argparse.Namespace) -> Path:
     cfg = Config().from_disk(config, interpolate=False)
     training = cfg["training"]
     training.update(max_steps=args.steps, eval_frequency=args.eval_frequency, patience=0)
-    training["before_update"] = {"@callbacks": "bench.step_clock.v1",
-                                 "path": str(work / "steps.txt")}  # fmt: skip
+    clock: dict[str, Any] = {"@callbacks": "bench.step_clock.v1", "path": str(work / "steps.txt")}
+    if training.get("before_update"):
+        clock["then"] = training["before_update"]
+    training["before_update"] = clock
     training["logger"] = {"@loggers": "bench.words_logger.v1", "path": str(work / "words.jsonl")}
     cfg["corpora"]["dev"]["limit"] = args.dev_limit
     path = work / config.name
@@ -114,14 +129,13 @@ def bounded_config(config: Path, work: Path, args: argparse.Namespace) -> Path:
 
 
 def run_training(cfg: Path, train: Path, dev: Path, work: Path, steps: int,
-                 allocator: str) -> tuple[float, int]:  # fmt: skip
-    """Run spacy train as a subprocess; return wall seconds and peak RSS in KiB."""
+                 allocator: str) -> tuple[float, Any]:  # fmt: skip
+    """Run spacy train as a subprocess; return wall seconds and its resource usage."""
     command = [sys.executable, "-m", "spacy", "train", str(cfg), "--output", str(work / "out"),
                "--paths.train", str(train), "--paths.dev", str(dev),
                "--code", str(HOOKS)]  # fmt: skip
-    env = {**os.environ, **OFFLINE_ENV, **(ALLOCATOR_ENV if allocator == "fixed" else {})}
-    if allocator == "glibc":
-        env.pop("MALLOC_MMAP_THRESHOLD_", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ALLOCATOR_VARIABLES)}
+    env.update({**OFFLINE_ENV, **ALLOCATORS[allocator]})
     log = work / "train.log"
     start = time.perf_counter()
     with log.open("wb") as out, Progress(console=console, transient=True) as progress:
@@ -137,7 +151,7 @@ def run_training(cfg: Path, train: Path, dev: Path, work: Path, steps: int,
     if proc.returncode:
         tail = log.read_text(errors="replace")[-3000:]
         raise SystemExit(f"spacy train failed ({proc.returncode}); end of {log}:\n{tail}")
-    return time.perf_counter() - start, usage.ru_maxrss
+    return time.perf_counter() - start, usage
 
 
 def read_clock(path: Path) -> list[tuple[int, float]]:
@@ -187,30 +201,34 @@ def benchmark(name: str, corpus: str, data: tuple[Path, Path], work: Path,
     """Train one config on one corpus; return its figures."""
     work.mkdir(parents=True)
     cfg = bounded_config(CONFIGS[name], work, args)
-    wall, maxrss_kib = run_training(cfg, data[0], data[1], work, args.steps, allocator)
+    wall, usage = run_training(cfg, data[0], data[1], work, args.steps, allocator)
     figures: dict[str, Any] = step_figures(read_clock(work / "steps.txt"), args.eval_frequency)
     wps = words_per_step(work / "words.jsonl")
     figures.update(config=name, corpus=corpus, allocator=allocator, wall_s=wall,
-                   peak_rss_mib=maxrss_kib / 1024, words_per_step=wps,
+                   peak_rss_mib=usage.ru_maxrss / 1024, words_per_step=wps,
+                   user_s=usage.ru_utime, system_s=usage.ru_stime, minor_faults=usage.ru_minflt,
                    train_wps=wps / (figures["s_per_100"] / 100),
                    memory_last_step=memory_at_last_step(work / "steps.txt"))  # fmt: skip
     console.print(f"{corpus}/{name} ({allocator}): {figures['s_per_100']:.1f} s per 100 steps, "
-                  f"peak RSS {figures['peak_rss_mib']:,.0f} MiB, wall {wall:.0f} s")  # fmt: skip
+                  f"peak RSS {figures['peak_rss_mib']:,.0f} MiB, wall {wall:.0f} s, "
+                  f"CPU {usage.ru_utime:.0f} s user + {usage.ru_stime:.0f} s system")  # fmt: skip
     split = ", ".join(f"{k} {v:,.0f}" for k, v in figures["memory_last_step"].items())
     console.print(f"  memory before the last update (MiB): {split}")
     return figures
 
 
 # -- report ----------------------------------------------------------------------------------
-def report(runs: list[dict[str, Any]]) -> dict[str, float]:
+def report(runs: list[dict[str, Any]], baseline: str) -> dict[str, float]:
     """Print every run and the trf/cnn ratios per corpus; return the ratios."""
     columns = ["corpus/config", "steps timed", "s/100 steps", "median", "with eval",
-               "words/step", "train wps", "peak RSS MiB", "wall s"]  # fmt: skip
+               "words/step", "train wps", "peak RSS MiB", "wall s", "user s", "system s",
+               "minor faults"]  # fmt: skip
     rows = [[f"{r['corpus']}/{r['config']} {r['allocator']}", str(r["timed_steps"]),
              f"{r['s_per_100']:.1f}",
              f"{r['s_per_100_median']:.1f}", f"{r['s_per_100_with_eval']:.1f}",
              f"{r['words_per_step']:,.0f}", f"{r['train_wps']:,.0f}",
-             f"{r['peak_rss_mib']:,.0f}", f"{r['wall_s']:.0f}"] for r in runs]  # fmt: skip
+             f"{r['peak_rss_mib']:,.0f}", f"{r['wall_s']:.0f}", f"{r['user_s']:.0f}",
+             f"{r['system_s']:.0f}", f"{r['minor_faults']:,}"] for r in runs]  # fmt: skip
     console.print(table("training speed and memory", columns, rows))
     ratios: dict[str, float] = {}
     by_key = {(r["corpus"], r["config"], r["allocator"]): r for r in runs}
@@ -220,12 +238,13 @@ def report(runs: list[dict[str, Any]]) -> dict[str, float]:
             continue
         for key in ("s_per_100", "train_wps", "peak_rss_mib"):
             ratios[f"{corpus} ({allocator}) trf/cnn {key}"] = ratio(trf[key], cnn[key])
-    for corpus, name in dict.fromkeys((r["corpus"], r["config"]) for r in runs):
-        fixed, glibc = by_key.get((corpus, name, "fixed")), by_key.get((corpus, name, "glibc"))
-        if fixed is None or glibc is None:
+    for corpus, name, allocator in by_key:
+        base = by_key[(corpus, name, baseline)]
+        if allocator == baseline:
             continue
-        for key in ("s_per_100", "peak_rss_mib"):
-            ratios[f"{corpus}/{name} fixed/glibc {key}"] = ratio(fixed[key], glibc[key])
+        for key in ("s_per_100", "peak_rss_mib", "system_s", "minor_faults"):
+            ratios[f"{corpus}/{name} {allocator}/{baseline} {key}"] = ratio(
+                by_key[(corpus, name, allocator)][key], base[key])
     for name, value in ratios.items():
         console.print(f"ratio {name}: {value:.2f}")
     return ratios
@@ -244,16 +263,16 @@ def main() -> None:
             corpora["seed"] = seed_corpus(work / "seed")
         if "fashion" in args.corpora:
             corpora["fashion"] = fashion_corpus(args.fashion_dir, work / "fashion")
-        allocators = ["glibc", "fixed"] if args.allocator == "both" else [args.allocator]
         for corpus, data in corpora.items():
-            for name, allocator in itertools.product(args.configs, allocators):
+            for name, allocator in itertools.product(args.configs, args.allocators):
                 runs.append(benchmark(name, corpus, data, work / f"{corpus}-{name}-{allocator}",
                                       args, allocator))  # fmt: skip
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    ratios = report(runs)
-    settings = {k: getattr(args, k) for k in ("steps", "eval_frequency", "dev_limit", "allocator")}
+    ratios = report(runs, args.allocators[0])
+    settings = {k: getattr(args, k) for k in ("steps", "eval_frequency", "dev_limit", "allocators")}
+    settings["allocator_env"] = {name: ALLOCATORS[name] for name in args.allocators}
     finish(info, {"runs": runs, "ratios": ratios, "settings": settings}, args.json)
 
 
