@@ -9,6 +9,10 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup demo test lint bench clean
 
+# pytest-xdist workers for `make test` (auto: one per core). Each worker keeps
+# torch to one thread, so that two workers do not fight over two cores.
+TEST_WORKERS ?= auto
+
 setup: $(STAMP)
 
 # Reinstall when the dependencies change. torch==2.13.0 resolves to the CPU
@@ -28,7 +32,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -ra
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

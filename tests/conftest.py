@@ -14,6 +14,23 @@ pytest_plugins = ["conftest_doccano", "conftest_loop"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+# The fixtures of the session's real doccano (tests/conftest_doccano.py).
+DOCCANO_FIXTURES = {"doccano_venv", "doccano_server", "doccano_connection", "doccano_api"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test an xdist group: its module, or "doccano" for every module
+    that talks to the real doccano.
+
+    `make test` runs pytest-xdist with --dist loadgroup. Keeping a module on one
+    worker builds its module fixtures (a trained model, a wheel) once; keeping
+    every doccano module on one worker starts one server and builds doccano's
+    venv once, never two workers into the same .doccano/venv.
+    """
+    uses_doccano = {item.path for item in items if DOCCANO_FIXTURES & set(item.fixturenames)}
+    for item in items:
+        group = "doccano" if item.path in uses_doccano else item.path.stem
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
