@@ -56,14 +56,14 @@ HOOKS = Path(__file__).resolve().parent / "_train_hooks.py"
 FASHION = ROOT.parent / "shared/datasets/prodigy_fashion_brands"
 CONFIGS = {"cnn": ROOT / "configs/ner_cnn.cfg", "trf": ROOT / "configs/ner_trf.cfg"}
 # The malloc settings a run can train under; each replaces the caller's own.
-MMAP_1MIB = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
+THP = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 ALLOCATORS: dict[str, dict[str, str]] = {
     "shipped": ALLOCATOR_ENV,
     "glibc": {},
-    "mmap-1m": MMAP_1MIB,
-    "mmap-1m-thp": {**MMAP_1MIB, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
-    "mmap-4m-thp": {"MALLOC_MMAP_THRESHOLD_": "4194304", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
-    "thp": {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
+    "mmap-1m": {"MALLOC_MMAP_THRESHOLD_": "1048576"},
+    "mmap-1m-thp": {"MALLOC_MMAP_THRESHOLD_": "1048576", **THP},
+    "mmap-4m-thp": {"MALLOC_MMAP_THRESHOLD_": "4194304", **THP},
+    "thp": THP,
 }
 ALLOCATOR_VARIABLES = ("MALLOC_", "GLIBC_TUNABLES")
 
