@@ -13,7 +13,9 @@ export TRANSFORMERS_OFFLINE := 1
 # torch to one thread, so that two workers do not fight over two cores.
 TEST_WORKERS ?= auto
 
-setup: $(STAMP)
+DOCCANO := .doccano/venv/bin/doccano
+
+setup: $(STAMP) $(DOCCANO)
 
 # Reinstall when the dependencies change. torch==2.13.0 resolves to the CPU
 # wheel these machines keep on disk (pip's find-links). pip warns once per
@@ -23,6 +25,11 @@ $(STAMP): pyproject.toml
 	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -q -e ".[dev]" 2>&1 \
 	  | { grep -v "^WARNING: Location '.*' is ignored" || true; }
 	touch $@
+
+# doccano runs from a venv of its own (its pins clash with ours); built once,
+# here, so that `doccano up` in the demo and the tests only starts the server.
+$(DOCCANO): | $(STAMP)
+	$(BIN)/conflict-ner doccano install
 
 # The whole job, as project.yml's `all` workflow; doccano is stopped even when a step fails.
 demo: setup

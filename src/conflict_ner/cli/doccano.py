@@ -36,6 +36,22 @@ def up(
     typer.echo(info.url)
 
 
+@doccano_app.command("install")
+def install(
+    data_dir: Path = DATA_DIR,
+    venv: Path | None = typer.Option(
+        None, help="where to build it (default: $CONFLICT_NER_DOCCANO_VENV or DATA_DIR/venv)"
+    ),
+) -> None:
+    """Build doccano's venv (the pinned doccano from the registry) unless it is there;
+    `make setup` runs it, so `doccano up` only starts the server."""
+    from conflict_ner.doccano import server
+
+    with exit_on_error():
+        path = server.ensure_venv(server.venv_path(data_dir, venv), console)
+    typer.echo(path)
+
+
 @doccano_app.command("down")
 def down(data_dir: Path = DATA_DIR) -> None:
     """Stop the local doccano processes recorded in DATA_DIR/pids.json."""
