@@ -6,7 +6,6 @@ training run itself.
 
 # No "from __future__ import annotations": spaCy validates registered functions
 # against their real annotations, which must not be strings.
-import ctypes
 import importlib.util
 import json
 import os
@@ -35,15 +34,15 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 # Transformer training frees and reallocates tensor buffers of new shapes at
 # every update. With glibc's defaults they fragment the heap, which keeps what
 # it frees (3.96 GiB after 150 steps, 5.21 after 400). A fixed 1 MiB mmap
-# threshold held 2.1 GiB, but then every buffer is mapped, faulted in 4 KiB at
-# a time and unmapped again: 101 million page faults and 291 s of system CPU
-# in 150 steps. Now the heap keeps its defaults, in transparent huge pages
-# (glibc.malloc.hugetlb), and the config's before_update hands its free pages
-# back every step (release_free_memory). 150 steps on the composed corpus,
-# AMD EPYC, idle (docs/benchmarks.md): 1 MiB threshold 356 s per 100 steps,
-# 2.06 GiB; huge pages alone 251 s, 4.15 GiB; huge pages and the trim every
-# 10 steps 254 s, 3.56 GiB; every step 273 s, 2.89 GiB (taken).
-ALLOCATOR_ENV = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+# threshold keeps them mapped (2.06 GiB), but every buffer is then faulted in
+# 4 KiB at a time: 101 million page faults and 291 s of system CPU in 150
+# steps. In transparent huge pages (glibc.malloc.hugetlb) the large ones fault
+# in 2 MiB at a time. 150 steps on the composed corpus, AMD EPYC, idle, s per
+# 100 steps and peak RSS (docs/benchmarks.md): 1 MiB 356 s, 2.06 GiB; 1 MiB
+# and huge pages 323 s, 2.06 GiB (taken); huge pages on glibc's own threshold
+# 251 s, 4.15 GiB; that and malloc_trim before every update 273 s, 2.89 GiB,
+# 3.17 GiB in the 300-step demo, where it saved only 6% of the training time.
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 
 
 # -- backbone -----------------------------------------------------------------
@@ -98,29 +97,6 @@ def wordpiece_length(transformer: str = DEFAULT_BACKBONE) -> Callable[[Any], int
         return len(tokenizer(doc.text, add_special_tokens=False, verbose=False)["input_ids"])
 
     return length
-
-
-@registry.callbacks("conflict_ner.release_free_memory.v1")
-def release_free_memory(every: int = 1) -> Callable[[Any, dict[str, Any]], None]:
-    """A ``training.before_update`` callback that hands the heap's free pages back
-    to the kernel every ``every`` updates (glibc's ``malloc_trim``; nothing
-    elsewhere).
-
-    Training frees and reallocates tensor buffers of a new shape at every
-    update. Served from the heap they fragment: the heap keeps gigabytes free
-    that it never returns. Served by mmap instead, every buffer is mapped,
-    faulted in page by page and unmapped again, update after update.
-    """
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):  # not glibc
-        return lambda nlp, args: None
-
-    def before_update(nlp: Any, args: dict[str, Any]) -> None:
-        if args["step"] % every == 0:
-            trim(0)
-
-    return before_update
 
 
 # -- gold Docs to split DocBins ----------------------------------------------
@@ -203,7 +179,7 @@ def train(
 
     A subprocess keeps each run's torch and memory state apart (cross-validation
     trains many times) and is exactly the plain command line a user runs, with
-    glibc's heap in transparent huge pages (``ALLOCATOR_ENV``) unless the caller set it.
+    glibc's mmap threshold fixed, in huge pages (``ALLOCATOR_ENV``), unless the caller set them.
     Raises InvalidInput naming the file when the train or dev DocBin cannot be read.
     """
     for path in (train_path, dev_path):
