@@ -8,6 +8,7 @@ import pytest
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+from thinc.api import Config
 
 from conflict_ner import ruler_filters
 from conflict_ner.packaging import custom_code_references
@@ -133,10 +134,13 @@ def test_no_threshold_means_no_beam(cnn_model: Path, monkeypatch: pytest.MonkeyP
     assert keys(nlp(TEXT)) == keys(spacy.load(cnn_model)(TEXT))
 
 
-def test_the_default_is_the_measured_setting(cnn_model: Path) -> None:
+def test_the_default_is_the_shipped_setting(cnn_model: Path) -> None:
+    shipped = Config().from_disk(ROOT / "configs/ner_trf.cfg", interpolate=False)
+    setting = shipped["components"][CONFIDENCE]
     nlp = spacy.load(cnn_model)
-    nlp.add_pipe("conflict_ner_confidence", name=CONFIDENCE, after="ner")
-    assert nlp.get_pipe(CONFIDENCE).thresholds == {"FACTION": 0.9, "PLACE": 0.9}
+    step = nlp.add_pipe("conflict_ner_confidence", name=CONFIDENCE, after="ner")
+    assert step.thresholds == pytest.approx(setting["thresholds"])  # type: ignore[attr-defined]
+    assert step.beam_width == setting["beam_width"]  # type: ignore[attr-defined]
 
 
 def test_the_step_survives_saving_and_ships_in_the_wheel(cnn_model: Path, tmp_path: Path) -> None:
