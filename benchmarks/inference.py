@@ -17,7 +17,9 @@ Words are whitespace-separated words of the input text, the same count for all
 three systems. The text is corpus/articles.jsonl repeated (whole articles) to
 at least --words words. Runs interleave (raw, pipeline, cnn, raw, ...) so that
 load from other work on the machine hits all three alike; the best run is the
-figure, the median is printed beside it.
+figure, the median is printed beside it. After the rounds, the pipeline's time
+is split by component (the tokenizer, then each component's ``pipe`` in turn
+over the same texts, best of two), so a gap to the raw pass has a name.
 """
 
 from __future__ import annotations
@@ -166,6 +168,23 @@ def pipeline_runner(nlp: Language, texts: list[str]) -> Runner:
     return run
 
 
+def component_seconds(nlp: Language, texts: list[str], rounds: int = 2) -> dict[str, float]:
+    """Best seconds per component (and the tokenizer) over the texts, one component at a time."""
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        start = time.perf_counter()
+        docs = [nlp.make_doc(text) for text in texts]
+        times = {"tokenizer": time.perf_counter() - start}
+        for name, component in nlp.pipeline:
+            start = time.perf_counter()
+            pipe = getattr(component, "pipe", None)  # a plain function has none
+            run = pipe(docs, batch_size=nlp.batch_size) if pipe else map(component, docs)
+            docs = list(run)
+            times[name] = time.perf_counter() - start
+        best = {k: min(v, best.get(k, v)) for k, v in times.items()}
+    return best
+
+
 def time_runs(runners: dict[str, Runner], repeats: int) -> dict[str, list[float]]:
     """Seconds of each run, the systems interleaved; one untimed warm-up each first."""
     seconds: dict[str, list[float]] = {name: [] for name in runners}
@@ -238,8 +257,12 @@ def main() -> None:
     }
     figures = summarise(time_runs(runners, args.repeats), words)
     ratios = report(figures)
+    components = component_seconds(nlp, texts)
+    console.print(table("pipeline seconds by component", ["component", "s"],
+                        [[name, f"{sec:.2f}"] for name, sec in components.items()]))  # fmt: skip
     results = {"source": source, "backbone": backbone, "articles": len(texts),
-               "figures": figures, "ratios": ratios, "repeats": args.repeats}  # fmt: skip
+               "figures": figures, "ratios": ratios, "repeats": args.repeats,
+               "components": components}  # fmt: skip
     finish(info, results, args.json)
 
 
