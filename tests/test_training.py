@@ -206,10 +206,11 @@ def test_conflict_ner_train_cnn(docbins, tmp_path):
     result = CliRunner().invoke(app, [
         "train", "--config", str(ROOT / "configs" / "ner_cnn.cfg"),
         "--output", str(tmp_path), "--train", str(docbins["train"]),
-        "--dev", str(docbins["dev"]), "--max-steps", "12",
+        "--dev", str(docbins["dev"]), "--max-steps", "12", "--eval-frequency", "6",
     ])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "model-last").is_dir()
+    assert "eval_frequency = 6" in (tmp_path / "model-last" / "config.cfg").read_text()
     assert_predicts_scheme_spans(tmp_path / "model-best")
 
 

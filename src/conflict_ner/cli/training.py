@@ -51,6 +51,9 @@ def train(
     train_path: Path = typer.Option(Path("corpus/train.spacy"), "--train", help="Training data"),
     dev_path: Path = typer.Option(Path("corpus/dev.spacy"), "--dev", help="Development data"),
     max_steps: int | None = typer.Option(None, help="Override training.max_steps"),
+    eval_frequency: int | None = typer.Option(
+        None, help="Override training.eval_frequency: score dev every N steps (a learning curve)"
+    ),
     transformer: str | None = typer.Option(
         None, help="Backbone: a Hugging Face name or a local directory (paths.transformer)"
     ),
@@ -64,6 +67,8 @@ def train(
     overrides: dict[str, object] = {}
     if max_steps is not None:
         overrides["training.max_steps"] = max_steps
+    if eval_frequency is not None:
+        overrides["training.eval_frequency"] = eval_frequency
     if transformer is not None:
         overrides["paths.transformer"] = transformer
     os.environ.update(training.OFFLINE_ENV)
