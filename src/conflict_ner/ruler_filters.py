@@ -532,7 +532,7 @@ def make_confidence(
     Chosen on real-dev (re3d, 44 documents; the demo's model): width 16 at 0.9 for
     both labels took strict F1 from 0.865 to 0.902 (precision 0.836 -> 0.891);
     width 8 at 0.95 gives what 16 at 0.9 gave (real-dev 0.894 against 0.892, real-test
-    0.889 both) for a third of the step's time. docs/generalisation.md."""
+    0.889 both) in half the step's time or less. docs/generalisation.md."""
     return NerConfidence(nlp, ner, thresholds, beam_width)
 
 
