@@ -20,13 +20,19 @@ process, interleaved (benchmarks/inference.py's texts and timing).
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 import spacy
 from _common import ROOT, console, finish, machine_info, print_machine, table
-from inference import count_words, load_texts, pipeline_runner, summarise, time_runs
+from inference import (
+    component_seconds,
+    count_words,
+    load_texts,
+    pipeline_runner,
+    summarise,
+    time_runs,
+)
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -155,15 +161,9 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
 def step_seconds(nlp: Language, texts: list[str]) -> tuple[float, float]:
     """Seconds of the pipeline up to the NER, and of the confidence step alone, on the texts:
     under load the whole pipeline's runs vary by more than the step costs."""
-    with nlp.select_pipes(enable=nlp.pipe_names[: nlp.pipe_names.index("ner") + 1]):
-        start = time.perf_counter()
-        docs = list(nlp.pipe(texts, batch_size=nlp.batch_size))
-        upstream = time.perf_counter() - start
-    step = nlp.get_pipe(CONFIDENCE)
-    start = time.perf_counter()
-    for _ in step.pipe(docs, batch_size=nlp.batch_size):  # type: ignore[attr-defined]
-        pass
-    return upstream, time.perf_counter() - start
+    seconds = component_seconds(nlp, texts)
+    upto = ["tokenizer", *nlp.pipe_names[: nlp.pipe_names.index("ner") + 1]]
+    return sum(seconds[name] for name in upto), seconds[CONFIDENCE]
 
 
 def main() -> None:
