@@ -4,8 +4,9 @@
     python benchmarks/confidence.py MODEL --speed THRESHOLD [--words 20000]
 
 Scores: the model's transformer and NER run once over DATA; the beam
-(``ruler_filters.entity_probabilities``, width --beam-width) gives each NER
-entity its probability; then, per threshold, the entities below it are dropped
+(``ruler_filters.ner_confidences``, width --beam-width; 1 reads the greedy
+parse's own action probabilities instead) gives each NER entity its
+probability; then, per threshold, the entities below it are dropped
 (FACTION and PLACE alike, or FACTION only), and the rest of the model's own
 pipeline runs as shipped (the ruler fills the gaps, the boundary step bounds
 every span), exactly what the ``conflict_ner_confidence`` component does right
@@ -46,7 +47,7 @@ from conflict_ner.ruler_filters import (
     CONFIDENCE,
     EntityKey,
     confident_entities,
-    entity_probabilities,
+    ner_confidences,
 )
 
 GRID = [0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99]
@@ -74,7 +75,7 @@ def parse_once(nlp: Language, gold: list[Doc], beam_width: int) -> Parsed:
     with nlp.select_pipes(enable=upto):
         docs = list(nlp.pipe(doc.text for doc in gold))
     parsed = []
-    for doc, found in zip(docs, entity_probabilities(nlp.get_pipe("ner"), docs, beam_width),
+    for doc, found in zip(docs, ner_confidences(nlp.get_pipe("ner"), docs, beam_width),
                           strict=True):  # fmt: skip
         doc._.trf_data = None  # the rest of the pipeline does not read it; copies stay small
         parsed.append((doc, found))

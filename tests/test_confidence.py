@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 from spacy.language import Language
+from spacy.pipeline import EntityRecognizer
 from spacy.tokens import Doc, Span
+from spacy.training import biluo_tags_to_spans
 from thinc.api import Config
 
 from conflict_ner import ruler_filters
@@ -16,6 +19,8 @@ from conflict_ner.ruler_filters import (
     CONFIDENCE,
     confident_entities,
     entity_probabilities,
+    greedy_entity_probabilities,
+    path_probabilities,
 )
 from conflict_ner.tasks import read_tasks
 
@@ -72,9 +77,51 @@ def test_probabilities_do_not_take_the_docs_entities_as_given(nlp: Language) -> 
     assert all(0.0 < p <= 1.0 for p in on_tagged.values())
 
 
-def with_step(nlp: Language, threshold: float) -> Language:
+def stepwise_greedy(ner: EntityRecognizer, doc: Doc) -> tuple[list[str], list[float]]:
+    """The NER's greedy parse of an untagged doc, one step at a time through spaCy's own
+    state machine and validity rules: each action and its probability among the valid."""
+    names = [ner.moves.get_class_name(i) for i in range(ner.moves.n_moves)]
+    [state] = ner.moves.init_batch([doc])
+    step = ner.model.predict([doc])
+    actions, probabilities = [], []
+    while not state.is_final():
+        scores = step.predict([state])[0]
+        valid = numpy.array([bool(ner.moves.is_valid(state, name)) for name in names])
+        p = numpy.exp(numpy.where(valid, scores - scores[valid].max(), -numpy.inf))
+        best = int(numpy.argmax(numpy.where(valid, scores, -numpy.inf)))
+        actions.append(names[best])
+        probabilities.append(float(p[best] / p.sum()))
+        ner.moves.apply_transition(state, names[best])
+    step.clear_memory()
+    return actions, probabilities
+
+
+def test_the_greedy_paths_probabilities_are_the_parses_own(nlp: Language) -> None:
+    # Read without parsing again, they must be what a step-by-step parse gives, and the
+    # NER's own entities must be the path of the best valid action at every token.
+    ner = nlp.get_pipe("ner")
+    docs = [ner_only(nlp, text) for text in (TEXT, SENTENCE, "Fighters.")]
+    assert docs[0].ents, "the test model should tag something here"
+    for doc, found in zip(docs, path_probabilities(ner, docs), strict=True):  # type: ignore[arg-type]
+        untagged = nlp.make_doc(doc.text)
+        with nlp.select_pipes(enable=nlp.pipe_names[: nlp.pipe_names.index("ner")]):
+            untagged = nlp(untagged)
+        actions, expected = stepwise_greedy(ner, untagged)  # type: ignore[arg-type]
+        assert len(actions) == len(doc)  # one action a token
+        assert keys(doc) == [(e.start, e.end, e.label_) for e in biluo_tags_to_spans(doc, actions)]
+        assert found == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    [by_entity] = greedy_entity_probabilities(ner, docs[:1])  # type: ignore[arg-type]
+    [path] = path_probabilities(ner, docs[:1])  # type: ignore[arg-type]
+    ent = docs[0].ents[0]
+    assert by_entity[(ent.start, ent.end, ent.label_)] == pytest.approx(
+        float(numpy.prod(path[ent.start : ent.end])))
+    assert any(p < 0.999 for p in by_entity.values()), "a parse should hesitate somewhere"
+
+
+def with_step(nlp: Language, threshold: float, beam_width: int = 8) -> Language:
     nlp.add_pipe("conflict_ner_confidence", name=CONFIDENCE, after="ner",
-                 config={"thresholds": {"FACTION": threshold, "PLACE": threshold}})  # fmt: skip
+                 config={"thresholds": {"FACTION": threshold, "PLACE": threshold},
+                         "beam_width": beam_width})  # fmt: skip
     return nlp
 
 

@@ -13,6 +13,8 @@ model needs no toolkit.
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+import numpy
+from spacy.attrs import IS_SPACE, SENT_START
 from spacy.language import Language, create_tokenizer
 from spacy.pipeline import EntityRecognizer
 from spacy.tokenizer import Tokenizer
@@ -476,6 +478,118 @@ def entity_probabilities(
     return found
 
 
+def _path_features(doc: Doc, offset: int) -> tuple[numpy.ndarray, numpy.ndarray, list[str]]:
+    """For each token of a doc, the tokens the NER's state looked at when it acted there
+    (the token, and the open entity's first token and the token before, else -1; as
+    spaCy's NER state does for three features), whether an entity was open there, and
+    the BILUO action the doc's entities took."""
+    n = len(doc)
+    ids = numpy.full((n, 3), -1, dtype="i")
+    ids[:, 0] = numpy.arange(n) + offset
+    actions = ["O"] * n
+    for ent in doc.ents:
+        if len(ent) == 1:
+            actions[ent.start] = f"U-{ent.label_}"
+            continue
+        actions[ent.start] = f"B-{ent.label_}"
+        actions[ent.start + 1 : ent.end - 1] = [f"I-{ent.label_}"] * (len(ent) - 2)
+        actions[ent.end - 1] = f"L-{ent.label_}"
+        ids[ent.start + 1 : ent.end, 1] = ent.start + offset
+        ids[ent.start + 1 : ent.end, 2] = numpy.arange(ent.start, ent.end - 1) + offset
+    return ids, ids[:, 1] >= 0, actions
+
+
+def _valid_actions(doc: Doc, is_open: numpy.ndarray, actions: list[str],
+                   names: list[str]) -> numpy.ndarray:  # fmt: skip
+    """Which of the NER's actions it could take at each token on the doc's path: spaCy's
+    rules for entities (not across a sentence start, none begun on whitespace, an open
+    entity only continues or ends under its own label), for a NER with no preset entities."""
+    n = len(doc)
+    arrays = doc.to_array([SENT_START, IS_SPACE]).reshape(n, 2)
+    space = arrays[:, 1].astype(bool)
+    last = numpy.arange(n) == n - 1
+    may_go_on = ~last & ~numpy.append(arrays[1:, 0] == 1, False)  # the next token no sent start
+    open_label = numpy.array([a[2:] if a[0] in "IL" else "" for a in actions])
+    valid = numpy.zeros((n, len(names)), dtype=bool)
+    for i, name in enumerate(names):
+        move, _, label = name.partition("-")
+        if name == "O":
+            valid[:, i] = ~is_open
+        elif not label:
+            continue  # the blocked action: only for preset entities
+        elif move == "B":
+            valid[:, i] = ~is_open & ~space & may_go_on
+        elif move == "U":
+            valid[:, i] = ~is_open & ~space
+        elif move == "I":
+            valid[:, i] = is_open & (open_label == label) & may_go_on
+        elif move == "L":
+            valid[:, i] = is_open & (open_label == label)
+    return valid
+
+
+def path_probabilities(ner: EntityRecognizer, docs: Sequence[Doc]) -> list[numpy.ndarray]:
+    """Per doc, per token, the probability the NER gave the action that the doc's
+    entities took there, among the actions valid at that point (a softmax of its
+    scores). For docs whose entities are the NER's own greedy parse, this is that
+    parse's own confidence in each step, read without parsing again."""
+    docs = list(docs)
+    if not docs or not sum(len(doc) for doc in docs):
+        return [numpy.ones(len(doc), dtype="f") for doc in docs]
+    names = [ner.moves.get_class_name(i) for i in range(ner.moves.n_moves)]
+    column = {name: i for i, name in enumerate(names)}
+    features: list[numpy.ndarray] = []
+    valids: list[numpy.ndarray] = []
+    taken: list[int] = []
+    offset = 0
+    for doc in docs:
+        ids, is_open, actions = _path_features(doc, offset)
+        unknown = sorted({a for a in actions if a not in column})
+        if unknown:
+            raise ValueError(f"entities the NER has no action for: {unknown}")
+        features.append(ids)
+        valids.append(_valid_actions(doc, is_open, actions, names))
+        taken.extend(column[a] for a in actions)
+        offset += len(doc)
+    step = ner.model.predict(docs)  # the NER's features of every token, computed once
+    try:
+        hidden = step.state2vec.predict(numpy.concatenate(features))
+        scores = numpy.array(
+            step.vec2scores.predict(hidden) if step.attrs["has_upper"] else hidden
+        )
+        scores[:, step._class_mask == 0] = numpy.nanmin(scores)  # as spaCy's step does
+    finally:
+        step.clear_memory()
+    scores = numpy.where(numpy.concatenate(valids), scores, -numpy.inf)
+    scores -= scores.max(axis=1, keepdims=True)
+    chosen = numpy.exp(scores[numpy.arange(len(taken)), numpy.array(taken)])
+    chosen /= numpy.exp(scores).sum(axis=1)
+    return numpy.split(chosen, numpy.cumsum([len(doc) for doc in docs])[:-1])
+
+
+def greedy_entity_probabilities(
+    ner: EntityRecognizer, docs: Sequence[Doc]
+) -> list[dict[EntityKey, float]]:
+    """Per doc, each of its entities with the product of the probabilities of the NER's
+    actions that made it (its path_probabilities over the entity's tokens). The docs'
+    entities must be the NER's own output, as right after it in a pipeline."""
+    return [
+        {(e.start, e.end, e.label_): float(numpy.prod(p[e.start : e.end])) for e in doc.ents}
+        for doc, p in zip(docs, path_probabilities(ner, docs), strict=True)
+    ]
+
+
+def ner_confidences(
+    ner: EntityRecognizer, docs: Sequence[Doc], beam_width: int
+) -> list[dict[EntityKey, float]]:
+    """What the confidence step reads: per doc, each entity's probability, from a beam of
+    ``beam_width`` parses, or with a width of 1 from the greedy parse's own actions (no
+    second parse; the docs' entities must then be the NER's own)."""
+    if beam_width == 1:
+        return greedy_entity_probabilities(ner, docs)
+    return entity_probabilities(ner, docs, beam_width)
+
+
 def confident_entities(
     doc: Doc, probabilities: dict[EntityKey, float], thresholds: dict[str, float]
 ) -> list[Span]:
@@ -488,8 +602,9 @@ def confident_entities(
 
 
 class NerConfidence:
-    """Drops the NER's entities that its beam finds unlikely; put right after the NER,
-    before the ruler, so that a dropped span the ruler knows comes back as the ruler's."""
+    """Drops the NER's entities that it finds unlikely (by its beam, or with a width of 1
+    by its greedy parse's own action probabilities); put right after the NER, before the
+    ruler, so that a dropped span the ruler knows comes back as the ruler's."""
 
     def __init__(self, nlp: Language, ner: str, thresholds: dict[str, float], beam_width: int):
         self.nlp, self.ner, self.beam_width = nlp, ner, beam_width
@@ -511,7 +626,7 @@ class NerConfidence:
         ner = self.nlp.get_pipe(self.ner)
         if not isinstance(ner, EntityRecognizer):
             raise ValueError(f"{self.ner!r} is not an entity recognizer")
-        for doc, found in zip(docs, entity_probabilities(ner, docs, self.beam_width), strict=True):
+        for doc, found in zip(docs, ner_confidences(ner, docs, self.beam_width), strict=True):
             # Assigning doc.ents resets the tokens of dropped spans to O: a gap to fill.
             doc.ents = confident_entities(doc, found, self.thresholds)
 
