@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from conflict_ner import files
-from conflict_ner.files import Code, Problem, iter_jsonl, safe_file_name, write_jsonl
+from conflict_ner.files import (
+    Code,
+    InvalidInput,
+    Problem,
+    iter_jsonl,
+    read_records,
+    safe_file_name,
+    write_jsonl,
+)
 
 GOOD = json.dumps({"text": "YPG."}).encode()
 
@@ -67,6 +75,42 @@ def test_unreadable_files_are_a_problem(tmp_path: Path) -> None:
         (0, Code.UNREADABLE)
     ]
     assert [(n, p.code) for n, p in iter_jsonl(tmp_path)] == [(0, Code.UNREADABLE)]
+
+
+def number(record: dict) -> int:
+    """A record's "n", or a ValueError (a problem of its line)."""
+    if "n" not in record:
+        raise ValueError("needs an 'n'")
+    return int(record["n"])
+
+
+def test_a_folder_reads_as_its_jsonl_files_in_name_order(tmp_path: Path) -> None:
+    (tmp_path / "b.jsonl").write_bytes(b'{"n": 3}\n')
+    (tmp_path / "a.JSONL").write_bytes(b'{"n": 1}\n\n{"n": 2}\n')
+    assert read_records(tmp_path, number) == [1, 2, 3]
+    # A file named on its own is read whatever its name, as ever.
+    (tmp_path / "c.txt").write_bytes(b'{"n": 4}\n')
+    assert read_records(tmp_path / "c.txt", number) == [4]
+
+
+def test_a_folder_names_the_file_and_line_and_refuses_what_it_does_not_read(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b'{"n": 1}\n')
+    (tmp_path / "b.jsonl").write_bytes(b'{"n": 2}\n{oops\n{"m": 3}\n')
+    (tmp_path / "notes.md").write_text("no gold here")
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(InvalidInput) as err:
+        read_records(tmp_path, number)
+    assert [(p.path, p.line, p.code) for p in err.value.problems] == [
+        (tmp_path / "b.jsonl", 2, Code.JSON),
+        (tmp_path / "b.jsonl", 3, Code.SHAPE),
+        (tmp_path / "notes.md", 0, Code.NOT_READ),
+        (tmp_path / "sub", 0, Code.NOT_READ),
+    ]
+    assert f"{tmp_path / 'b.jsonl'}:3: needs an 'n'" in str(err.value)
+    with pytest.raises(InvalidInput, match=r"folder holds no \.jsonl files"):
+        read_records(tmp_path / "sub", number)
 
 
 @pytest.mark.parametrize(

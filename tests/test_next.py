@@ -72,8 +72,9 @@ def test_cli_next_leaves_out_annotated_articles_and_writes_the_ranking(
     cnn_model: Path, pool: Path, tmp_path: Path
 ) -> None:
     tasks = read_tasks(pool)
-    done = tmp_path / "merged.jsonl"
-    write_jsonl(done, tasks[:4])
+    done = tmp_path / "annotated"  # a folder of annotated files
+    write_jsonl(done / "first.jsonl", tasks[:1])
+    write_jsonl(done / "more.jsonl", tasks[1:4])
     out = tmp_path / "ranking.jsonl"
     args = ["next", "--model", str(cnn_model), "--articles", str(pool), "--n", "20",
             "--exclude", str(done), "--out", str(out)]  # fmt: skip

@@ -129,7 +129,9 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     empty.write_text("")
     assert [p.code for p in validate_file(empty)] == [Code.EMPTY]
     assert [p.code for p in validate_file(tmp_path / "missing.jsonl")] == [Code.UNREADABLE]
-    assert [p.code for p in validate_file(tmp_path)] == [Code.UNREADABLE]
+    assert [p.code for p in validate_file(tmp_path)] == [Code.EMPTY]  # a folder of empty files
+    (tmp_path / "nothing").mkdir()
+    assert [p.code for p in validate_file(tmp_path / "nothing")] == [Code.EMPTY]
 
 
 def test_read_tasks_raises_with_every_problem(tmp_path: Path) -> None:
@@ -147,6 +149,19 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:1: malformed JSON" in result.output
+
+
+def test_cli_validate_reads_a_folder_and_names_the_file_and_line(tmp_path: Path) -> None:
+    folder = tmp_path / "gold"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [good_task()])
+    assert runner.invoke(app, ["validate", str(folder)]).exit_code == 0
+    bad = write_lines(folder / "b.jsonl", [json.dumps(good_task()), "{oops"])
+    (folder / "notes.txt").write_text("not gold")
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1
+    assert f"{bad}:2: malformed JSON" in result.output
+    assert f"{folder / 'notes.txt'}: not a .jsonl file" in result.output
 
 
 def test_gold_is_valid(root: Path) -> None:

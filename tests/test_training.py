@@ -21,7 +21,7 @@ from conflict_ner.cli import app
 from conflict_ner.files import Code, InvalidInput, write_jsonl
 from conflict_ner.patterns import pre_annotate
 from conflict_ner.scheme import LABELS
-from conflict_ner.tasks import make_task
+from conflict_ner.tasks import make_task, read_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = {"training.max_steps": 12, "training.eval_frequency": 6, "training.patience": 0}
@@ -139,6 +139,21 @@ def test_make_docbins_writes_leave_one_group_out_folds(gold, seed_splits, tmp_pa
         )
     with pytest.raises(ValueError, match="does not exist"):
         training.make_docbins(gold, seed_splits, tmp_path, fold=len(folds))
+
+
+def view(doc) -> tuple:
+    """What a gold Doc holds: its text, entities and user data."""
+    return doc.text, [(e.start_char, e.end_char, e.label_) for e in doc.ents], doc.user_data
+
+
+def test_a_gold_folder_gives_the_docbins_of_its_files(gold, seed_splits, docbins, tmp_path):
+    tasks = read_tasks(gold)
+    write_jsonl(tmp_path / "gold" / "a.jsonl", tasks[:2])
+    write_jsonl(tmp_path / "gold" / "b.jsonl", tasks[2:])
+    paths = training.make_docbins(tmp_path / "gold", seed_splits, tmp_path / "out")
+    assert paths.keys() == docbins.keys()
+    for name, path in paths.items():
+        assert [view(d) for d in read_docs(path)] == [view(d) for d in read_docs(docbins[name])]
 
 
 def test_cli_data_writes_seed_and_fold_files(gold, seed_splits, tmp_path):

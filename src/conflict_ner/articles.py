@@ -19,6 +19,7 @@ from conflict_ner.files import (
     Code,
     InvalidInput,
     Problem,
+    input_files,
     iter_jsonl,
     read_records,
     write_jsonl,
@@ -308,43 +309,16 @@ def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
         yield from _article(path, number, text, f"{path.name}:{number}", fields)
 
 
-def _reads(path: Path) -> bool:
-    return path.suffix.lower() in INPUT_SUFFIXES
-
-
-def _input_files(paths: Iterable[Path]) -> Iterator[Path | Problem | str]:
-    """Files to read, Problems, and notes naming what a folder holds that is not read."""
-    for path in map(Path, paths):
-        if path.is_dir():
-            entries = sorted(path.iterdir())
-            files = [p for p in entries if p.is_file() and _reads(p)]
-            if not files:
-                yield Problem(path, 0, "folder holds no .txt or .jsonl files", Code.EMPTY)
-            yield from files
-            for other in entries:
-                if other.is_dir():
-                    yield f"{other}: a folder inside a folder (not searched)"
-                elif not _reads(other):
-                    yield f"{other}: not a .txt or .jsonl file"
-        elif _reads(path) and path.is_file():
-            yield path
-        elif not path.exists():
-            yield Problem(path, 0, "no such file or folder", Code.UNREADABLE)
-        else:
-            message = "expected a .txt or .jsonl file, or a folder of them"
-            yield Problem(path, 0, message, Code.UNREADABLE)
-
-
 def iter_articles(
     paths: Iterable[Path], skipped: list[str] | None = None
 ) -> Iterator[Article | Problem]:
     """Each article in the given files and folders, or the problem that kept one out,
     in order and one at a time (for readers that skip bad articles instead of stopping);
     the files of those folders left unread (with why) are added to ``skipped``."""
-    for item in _input_files(paths):
-        if isinstance(item, str):
+    for item in input_files(paths, INPUT_SUFFIXES):
+        if isinstance(item, Problem) and item.code == Code.NOT_READ:
             if skipped is not None:
-                skipped.append(item)
+                skipped.append(str(item))
             continue
         if isinstance(item, Problem):
             yield item

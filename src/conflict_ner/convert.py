@@ -262,7 +262,8 @@ def doc_article_id(doc: Doc) -> str:
 
 
 def gold_docs(path: Path, labels: Iterable[str] | None = LABELS) -> list[Doc]:
-    """Docs of every accepted task in a gold file; raises InvalidInput listing every
+    """Docs of every accepted task in a gold file (or a folder of them, in the order
+    of ``files.iter_records``); raises InvalidInput listing every
     problem (file:line), a span off our tokenizer's token boundaries among them,
     since gold is never snapped silently."""
     return [doc for doc in _gold_records(path, labels) if doc is not None]
@@ -286,17 +287,17 @@ def _gold_records(path: Path, labels: Iterable[str] | None) -> list[Doc | None]:
 
 
 def validate_file(path: Path, labels: Iterable[str] | None = LABELS) -> list[Problem]:
-    """Every problem in a Prodigy JSONL gold file (an empty list when it is valid):
-    what ``gold_docs``, and so ``data``, would refuse."""
+    """Every problem in a Prodigy JSONL gold file or folder of them (an empty list
+    when it is valid): what ``gold_docs``, and so ``data``, would refuse."""
     path = Path(path)
-    if not path.is_file():
-        return [Problem(path, 0, "no such file", Code.UNREADABLE)]
+    if not path.exists():
+        return [Problem(path, 0, "no such file or folder", Code.UNREADABLE)]
     try:
         records = _gold_records(path, labels)
     except InvalidInput as err:
         return err.problems
     if not records:
-        return [Problem(path, 0, "the file holds no tasks", Code.EMPTY)]
+        return [Problem(path, 0, "holds no tasks", Code.EMPTY)]
     return []
 
 

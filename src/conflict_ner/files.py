@@ -1,4 +1,5 @@
-"""Reading input files and writing output files: the one JSONL reader, which
+"""Reading input files and writing output files: the one rule for the files a
+folder given as input stands for (``input_files``), the one JSONL reader, which
 turns every bad line into a ``Problem`` (file, line, what is wrong), atomic
 writes, so that no output is ever half-written, and the one rule for names
 that become file names (``safe_file_name``)."""
@@ -50,6 +51,7 @@ class Code(StrEnum):
     BOUNDARY = "boundary"  # a span off token boundaries
     WHITESPACE = "whitespace"  # a span starting or ending with whitespace
     OVERLAP = "overlap"  # spans that overlap
+    NOT_READ = "not-read"  # a file or folder inside an input folder that is not of a kind read
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,41 @@ class BadRecord(ValueError):
     def __init__(self, findings: list[Finding]) -> None:
         self.findings = findings
         super().__init__("; ".join(map(str, findings)))
+
+
+def _reads(path: Path, suffixes: tuple[str, ...]) -> bool:
+    return path.suffix.lower() in suffixes
+
+
+def input_files(paths: Iterable[Path], suffixes: tuple[str, ...]) -> Iterator[Path | Problem]:
+    """The files that paths given as input stand for: a file with one of ``suffixes``
+    (any case) itself, a folder's files with them in name order (one level deep).
+
+    Problems for a path that is missing or of another kind and for a folder without
+    such files; a Problem with code NOT_READ for each thing a folder holds that is
+    not read (a subfolder, a file of another kind), for the caller to warn or refuse.
+    """
+    kinds = " or ".join(suffixes)
+    for path in map(Path, paths):
+        if path.is_dir():
+            entries = sorted(path.iterdir())
+            files = [p for p in entries if p.is_file() and _reads(p, suffixes)]
+            if not files:
+                yield Problem(path, 0, f"folder holds no {kinds} files", Code.EMPTY)
+            yield from files
+            for other in entries:
+                if other.is_dir():
+                    yield Problem(other, 0, "a folder inside a folder (not searched)",
+                                  Code.NOT_READ)
+                elif not _reads(other, suffixes):
+                    yield Problem(other, 0, f"not a {kinds} file", Code.NOT_READ)
+        elif _reads(path, suffixes) and path.is_file():
+            yield path
+        elif not path.exists():
+            yield Problem(path, 0, "no such file or folder", Code.UNREADABLE)
+        else:
+            message = f"expected a {kinds} file, or a folder of them"
+            yield Problem(path, 0, message, Code.UNREADABLE)
 
 
 def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
@@ -184,24 +221,39 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
             yield 0, Problem(path, 0, f"cannot read file: {err.strerror}", Code.UNREADABLE)
 
 
+def iter_records(path: Path) -> Iterator[tuple[Path, int, dict[str, Any] | Problem]]:
+    """Each non-empty line of a JSONL input as (file, line number, object or Problem):
+    a file (whatever its name), or a folder's .jsonl files in name order
+    (``input_files``), where anything else the folder holds is a Problem (NOT_READ):
+    no record is left out unseen."""
+    path = Path(path)
+    for file in input_files([path], (".jsonl",)) if path.is_dir() else [path]:
+        if isinstance(file, Problem):
+            yield file.path, file.line, file
+            continue
+        for number, item in iter_jsonl(file):
+            yield file, number, item
+
+
 def read_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:
-    """Every line of a JSONL file through ``parse``; raise InvalidInput listing all problems.
+    """Every line of a JSONL file, or of a folder's .jsonl files (``iter_records``),
+    through ``parse``; raise InvalidInput listing all problems (file and line).
 
     ``parse`` raises BadRecord (or ValueError, a SHAPE problem) for a record it
     cannot take.
     """
     records: list[T] = []
     problems: list[Problem] = []
-    for number, item in iter_jsonl(Path(path)):
+    for file, number, item in iter_records(path):
         if isinstance(item, Problem):
             problems.append(item)
             continue
         try:
             records.append(parse(item))
         except BadRecord as err:
-            problems += [Problem(Path(path), number, f.message, f.code) for f in err.findings]
+            problems += [Problem(file, number, f.message, f.code) for f in err.findings]
         except ValueError as err:
-            problems.append(Problem(Path(path), number, str(err)))
+            problems.append(Problem(file, number, str(err)))
     if problems:
         raise InvalidInput(problems)
     return records

@@ -54,7 +54,7 @@ def ingest(
 
 @app.command()
 def validate(
-    files: list[Path] = typer.Argument(..., help="Prodigy JSONL files"),
+    files: list[Path] = typer.Argument(..., help="Prodigy JSONL files or folders of them"),
     any_label: bool = typer.Option(False, help="Accept labels outside the scheme"),
 ) -> None:
     """Check Prodigy JSONL: JSON, offsets, token boundaries, overlaps and labels."""

@@ -16,7 +16,7 @@ from conflict_ner.tasks import read_tasks
 
 @app.command()
 def stats(
-    files: list[Path] = typer.Argument(..., help="Gold Prodigy JSONL files"),
+    files: list[Path] = typer.Argument(..., help="Gold Prodigy JSONL files or folders of them"),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON"),
 ) -> None:
     """Articles, theatres, spans and distinct forms per label, the share of forms the

@@ -89,7 +89,8 @@ def push(
         "gold", help="gold, patterns, none, or a spaCy model path/name"
     ),
     gold: list[Path] = typer.Option(
-        [Path("corpus/gold.jsonl")], help="Gold Prodigy JSONL (repeatable)"
+        [Path("corpus/gold.jsonl")],
+        help="Gold Prodigy JSONL, a file or a folder of them (repeatable)",
     ),
     guidelines: Path = typer.Option(Path("configs/guidelines.md"), help="Shown in doccano"),
     data_dir: Path = DATA_DIR,

@@ -49,7 +49,9 @@ def _print_metrics(metrics: Metrics) -> None:
 @app.command()
 def evaluate(
     model: str = typer.Argument(..., help="A spaCy pipeline: a directory or an installed package"),
-    data: Path = typer.Argument(..., help="Gold data: a .spacy file or Prodigy JSONL"),
+    data: Path = typer.Argument(
+        ..., help="Gold data: a .spacy file, or Prodigy JSONL (a file or a folder)"
+    ),
     out_dir: Path = typer.Option(
         Path("evaluate/model"), "--out", help="Report folder (evaluate/NAME/)"
     ),
@@ -110,7 +112,9 @@ def evaluate(
 @app.command()
 def crossval(
     config: Path = CNN_CONFIG,
-    gold: Path = typer.Option(Path("corpus/gold.jsonl"), help="Gold annotations"),
+    gold: Path = typer.Option(
+        Path("corpus/gold.jsonl"), help="Gold annotations (Prodigy JSONL, a file or a folder)"
+    ),
     splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file (its groups)"),
     out_dir: Path = typer.Option(Path("evaluate/crossval"), "--out", help="Report folder"),
     work: Path = typer.Option(Path("training/crossval"), help="Fold data and models"),

@@ -85,11 +85,14 @@ def autolabel(
 @app.command("next")
 def next_articles(
     model: str = typer.Option(..., help="Trained pipeline that ranks (path or package)"),
-    articles: Path = typer.Option(..., help="The pool: articles or Prodigy JSONL"),
+    articles: Path = typer.Option(
+        ..., help="The pool: articles or Prodigy JSONL (a file or a folder)"
+    ),
     n: int = typer.Option(20, help="How many articles to rank"),
     out_path: Path = typer.Option(Path("ranking.jsonl"), "--out", help="Ranking JSONL"),
     exclude: list[Path] = typer.Option(
-        [], help="Already annotated (e.g. corpus/annotations/merged.jsonl); repeatable"
+        [], help="Already annotated: JSONL files or folders "
+        "(e.g. corpus/annotations/merged.jsonl); repeatable"
     ),
     project: str | None = typer.Option(
         None, help="Also leave out the articles confirmed in this doccano project"

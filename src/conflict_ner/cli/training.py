@@ -14,7 +14,8 @@ from conflict_ner.cli._util import app, console, exit_on_error, fail
 @app.command()
 def data(
     gold: list[Path] = typer.Option(
-        [Path("corpus/gold.jsonl")], help="Gold annotations (Prodigy JSONL; repeatable)"
+        [Path("corpus/gold.jsonl")],
+        help="Gold annotations (Prodigy JSONL, a file or a folder of them; repeatable)",
     ),
     splits: Path = typer.Option(Path("corpus/splits.json"), help="Splits file"),
     out_dir: Path = typer.Option(Path("corpus"), "--out-dir", help="Where .spacy files go"),

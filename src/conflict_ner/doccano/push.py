@@ -41,7 +41,14 @@ from conflict_ner.articles import article_id, meta_of
 from conflict_ner.convert import SpanIssue, SpanTuple, align_spans, doccano_row
 from conflict_ner.doccano.client import DoccanoAPI, resolve_connection
 from conflict_ner.doccano.errors import DoccanoError
-from conflict_ner.files import InvalidInput, Problem, iter_jsonl, read_records, write_text_atomic
+from conflict_ner.files import (
+    Code,
+    InvalidInput,
+    Problem,
+    iter_records,
+    read_records,
+    write_text_atomic,
+)
 from conflict_ner.scheme import LABELS
 from conflict_ner.tasks import Task, check_task, input_hash
 
@@ -70,7 +77,8 @@ class PushReport:
 
 
 def load_push_items(path: Path) -> list[ArticleRow]:
-    """Articles (corpus/articles.jsonl rows) or Prodigy tasks, as text + meta; checked."""
+    """Articles (corpus/articles.jsonl rows) or Prodigy tasks, from a file or a folder of
+    them, as text + meta; checked."""
 
     def parse(row: dict[str, Any]) -> ArticleRow:
         text = row.get("text")
@@ -85,7 +93,7 @@ def load_push_items(path: Path) -> list[ArticleRow]:
 
     items = read_records(path, parse)
     if not items:
-        raise InvalidInput([Problem(Path(path), 0, "the file holds no articles")])
+        raise InvalidInput([Problem(Path(path), 0, "holds no articles", Code.EMPTY)])
     return items
 
 
@@ -128,18 +136,18 @@ PreAnnotator = Callable[[list[ArticleRow]], list[list[SpanTuple]]]
 
 
 def gold_pre_annotator(gold_paths: Sequence[Path]) -> PreAnnotator:
-    """Pre-annotations from gold Prodigy tasks, matched on meta.article_id and same text.
+    """Pre-annotations from gold Prodigy tasks (files, or folders of them), matched on
+    meta.article_id and same text.
 
     Every file must exist before anything is pushed (a missing one would push
     the articles without their spans, and a later push never adds them). The
     files are read only when there is something new to push, and only the gold
     tasks of new articles are validated.
     """
-    missing = [Path(p) for p in gold_paths if not Path(p).is_file()]
+    missing = [Path(p) for p in gold_paths if not Path(p).exists()]
     if missing:
-        raise InvalidInput(
-            [Problem(p, 0, "no such gold file (for --pre-annotate gold)") for p in missing]
-        )
+        message = "no such gold file or folder (for --pre-annotate gold)"
+        raise InvalidInput([Problem(p, 0, message, Code.UNREADABLE) for p in missing])
 
     def annotate(items: list[ArticleRow]) -> list[list[SpanTuple]]:
         wanted_ids = {item["article_id"] for item in items}
@@ -168,7 +176,7 @@ def _gold_for(
     by_hash: dict[int, Task] = {}
     problems: list[Problem] = []
     for path in gold_paths:
-        for number, task in iter_jsonl(Path(path)):
+        for file, number, task in iter_records(path):
             if isinstance(task, Problem):
                 problems.append(task)
                 continue
@@ -179,7 +187,7 @@ def _gold_for(
             if key_id not in ids and key_hash not in hashes:
                 continue
             found = check_task(task, LABELS)
-            problems.extend(Problem(Path(path), number, f.message, f.code) for f in found)
+            problems.extend(Problem(file, number, f.message, f.code) for f in found)
             if not found:
                 by_id[key_id], by_hash[key_hash] = task, task
     if problems:
