@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 # The composed corpus (the seeds and the composed reports) and its split by theatre.
-GOLD = [ROOT / "corpus/gold.jsonl", ROOT / "corpus/composed.jsonl"]
+GOLD = [ROOT / "corpus/gold.jsonl", ROOT / "corpus/composed"]
 SPLITS = ROOT / "corpus/splits.json"
 # The transformer must never reach for a model hub (there is none here).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

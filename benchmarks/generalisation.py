@@ -4,7 +4,7 @@
 
 Trains CONFIG (a ``spacy train`` subprocess, as `conflict-ner train` runs it,
 with the same allocator setting) on
-the train split of corpus/gold.jsonl + corpus/composed.jsonl (the seeds' train
+the train split of corpus/gold.jsonl + corpus/composed/ (the seeds' train
 articles and every theatre not held out), with the dev split for model
 selection, then scores model-best on the test split (or, with --split dev,
 on the dev split, to make a modelling choice), whose composed articles come

@@ -201,7 +201,7 @@ def test_load_articles_rejects_records_of_the_wrong_shape(tmp_path: Path) -> Non
 
 def test_ingest_matches_the_committed_corpus(root: Path, tmp_path: Path) -> None:
     out, splits = tmp_path / "articles.jsonl", tmp_path / "splits.json"
-    inputs = [str(root / "seeds"), str(root / "corpus" / "composed.jsonl")]
+    inputs = [str(root / "seeds"), str(root / "corpus" / "composed")]
     result = runner.invoke(app, ["ingest", *inputs, "--origin", "seed", "--out", str(out),
                                  "--splits", str(splits)])
     assert result.exit_code == 0, result.output

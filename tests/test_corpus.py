@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from conflict_ner.corpus import corpus_stats
 from conflict_ner.tasks import make_task, read_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPOSED = ROOT / "corpus" / "composed.jsonl"
+COMPOSED = ROOT / "corpus" / "composed"  # one <theatre slug>.jsonl per theatre
 META = ("article_id", "title", "date", "source", "theatre", "origin")
 
 
@@ -30,6 +31,22 @@ def test_composed_corpus_validates_and_carries_its_meta(composed: list[dict]) ->
     assert {t["meta"]["origin"] for t in seeds} == {"seed"}
     ids = [t["meta"]["article_id"] for t in [*composed, *seeds]]
     assert len(ids) == len(set(ids))
+
+
+def slug(theatre: str) -> str:
+    """The file name stem of a theatre: "Israel / Gaza / Lebanon" -> israel-gaza-lebanon."""
+    return re.sub(r"[^a-z0-9]+", "-", theatre.lower()).strip("-")
+
+
+def test_each_file_of_the_folder_holds_one_whole_theatre(composed: list[dict]) -> None:
+    files = sorted(COMPOSED.glob("*.jsonl"))
+    assert sorted(COMPOSED.iterdir()) == files  # nothing else: a gold folder holds only these
+    by_file = {f.stem: read_tasks(f) for f in files}
+    for stem, tasks in by_file.items():
+        assert {slug(t["meta"]["theatre"]) for t in tasks} == {stem}
+    # Reading the folder is reading its files in name order, every line of each.
+    assert composed == [t for f in files for t in by_file[f.stem]]
+    assert len(composed) == sum(len(f.read_bytes().splitlines()) for f in files)
 
 
 def test_composed_corpus_has_the_breadth_the_contract_needs(composed: list[dict]) -> None:

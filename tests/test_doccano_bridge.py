@@ -47,8 +47,8 @@ def _articles(tmp_path: Path, tasks: list[dict[str, Any]], name: str = "articles
 def test_round_trip_gold_pre_annotations(
     doccano_api: DoccanoAPI, project_name: str, gold: list, root: Path, tmp_path: Path
 ) -> None:
-    # Every committed article, seeds and composed, with every gold file's spans.
-    gold_files = [root / "corpus" / "gold.jsonl", root / "corpus" / "composed.jsonl"]
+    # Every committed article, seeds and composed, with the spans of every gold file and folder.
+    gold_files = [root / "corpus" / "gold.jsonl", root / "corpus" / "composed"]
     everything = [t for path in gold_files for t in read_tasks(path)]
     report = doccano_push.push(
         root / "corpus" / "articles.jsonl", project_name, gold_paths=gold_files, api=doccano_api

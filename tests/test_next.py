@@ -24,7 +24,7 @@ POOL_SIZE = 12
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Twelve composed articles (Prodigy tasks, as a pool file may be)."""
-    tasks = read_tasks(ROOT / "corpus" / "composed.jsonl")[:POOL_SIZE]
+    tasks = read_tasks(ROOT / "corpus" / "composed" / "north-east-syria.jsonl")[:POOL_SIZE]
     path = tmp_path_factory.mktemp("pool") / "pool.jsonl"
     write_jsonl(path, tasks)
     return path

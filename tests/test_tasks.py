@@ -206,8 +206,8 @@ def test_our_tokenizer_is_the_one_the_configs_name(root: Path) -> None:
         return [(t.text, t.idx, t.whitespace_, t.norm_, t.is_stop, t.like_num, t.lang_)
                 for t in doc]
 
-    texts = [json.loads(line)["text"] for name in ("gold.jsonl", "composed.jsonl")
-             for line in (root / "corpus" / name).read_text(encoding="utf8").splitlines()]
+    texts = [t["text"] for name in ("gold.jsonl", "composed") for t in
+             read_tasks(root / "corpus" / name)]
     texts += ["U.S.-backed forces, e-mail: info@example.org; don't stop—at 10:30am!", " \n "]
     for text in texts:
         assert view(tokenizer()(text)) == view(blank(text))
