@@ -20,6 +20,7 @@ from conflict_ner.ruler_filters import (
     confident_entities,
     entity_probabilities,
     greedy_entity_probabilities,
+    ner_confidences,
     path_probabilities,
 )
 from conflict_ner.tasks import read_tasks
@@ -129,14 +130,23 @@ def keys(doc: Doc) -> list[tuple[int, int, str]]:
     return [(e.start, e.end, e.label_) for e in doc.ents]
 
 
-def test_the_step_keeps_what_the_beam_finds_likely(cnn_model: Path) -> None:
-    # The real beam: the step keeps exactly the NER's entities that reach the threshold.
+@pytest.mark.parametrize("width", [1, 8])
+def test_the_step_keeps_what_the_ner_finds_likely(cnn_model: Path, width: int) -> None:
+    # The real parse (greedy path or beam): the step keeps exactly the NER's entities
+    # that reach the threshold, and drops some.
     shipped = spacy.load(cnn_model, exclude=["pattern_ruler"])
     doc = ner_only(shipped, TEXT)
-    [found] = entity_probabilities(shipped.get_pipe("ner"), [doc], 16)  # type: ignore[arg-type]
-    gated = with_step(spacy.load(cnn_model, exclude=["pattern_ruler"]), 0.5)
+    [found] = ner_confidences(shipped.get_pipe("ner"), [doc], width)  # type: ignore[arg-type]
+    # Halfway between the doc's least and most likely entity: where they differ (the
+    # greedy path's always do, see above), the step must keep some and drop some.
+    probabilities = [found.get(k, 0.0) for k in keys(doc)]
+    threshold = (min(probabilities) + max(probabilities)) / 2
+    expected = [k for k in keys(doc) if found.get(k, 0.0) >= threshold]
+    if width == 1:
+        assert 0 < len(expected) < len(doc.ents), "the test model should doubt some entities"
+    gated = with_step(spacy.load(cnn_model, exclude=["pattern_ruler"]), threshold, width)
     with gated.select_pipes(enable=gated.pipe_names[: gated.pipe_names.index(CONFIDENCE) + 1]):
-        assert keys(gated(TEXT)) == [k for k in keys(doc) if found.get(k, 0.0) >= 0.5]
+        assert keys(gated(TEXT)) == expected
         assert [keys(d) for d in gated.pipe([TEXT, TEXT])] == [keys(gated(TEXT))] * 2
 
 
