@@ -98,6 +98,18 @@ def test_stats_by_hand() -> None:
     assert p["untagged generic description"] == 1  # rebels
 
 
+def test_stats_count_untagged_platforms_operations_and_events() -> None:
+    text = ("F-16s and an MQ-9 Reaper flew from USS Normandy as Operation Deliberate Force went "
+            "on, under Resolution 836 and the Dayton Agreement; troops of Operation Barkhane "
+            "held Gao.")
+    task = _task(text, [("Operation Barkhane", "FACTION"), ("Gao", "PLACE")])
+    p = corpus_stats([task], ruler=set()).phenomena
+    assert p["aircraft or weapon designation untagged"] == 2  # F-16, MQ-9
+    assert p["ship name untagged"] == 1
+    assert p["operation name untagged"] == 1  # a campaign; the force is tagged
+    assert p["summit, agreement or resolution untagged"] == 2
+
+
 def test_stats_command_prints_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "stats.json"
     result = CliRunner().invoke(app, ["stats", str(ROOT / "corpus" / "gold.jsonl"),

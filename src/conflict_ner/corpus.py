@@ -57,6 +57,13 @@ FURNITURE_PATTERNS = {
     "kunya (Abu X) untagged": r"\bAbu [A-Z][\w-]+",
     "government, ministry or party untagged": (
         r"\b(?:[Gg]overnment|[Mm]inistry|Presidency|[Pp]arliament|[Pp]arty|[Tt]ribe|[Cc]lan)\b"),
+    # Names real documents hold besides armed actors and places, none of them tagged.
+    "ship name untagged": r"\b(?:USS|HMS|HMCS|HMAS|INS|PNS|TCG|BRP|SLNS|SAS|FGS|FS|HS|KRI) [A-Z]",
+    "aircraft or weapon designation untagged": r"\b[A-Z][A-Za-z]{0,3}-\d{1,3}[A-Za-z]{0,2}\b",
+    "operation name untagged": r"\bOperation [A-Z0-9]",
+    "summit, agreement or resolution untagged": (
+        r"\b[A-Z][\w’'-]+ (?:Summit|Conference|Agreement|Accord|Declaration|Memorandum|Protocol)s?"
+        r"\b|\b[Rr]esolution \d{3,4}\b"),
 }
 FURNITURE = {name: re.compile(p, re.MULTILINE) for name, p in FURNITURE_PATTERNS.items()}
 SENTENCE_END = (".", "!", "?", '"', "”", "’", ")", "]")
