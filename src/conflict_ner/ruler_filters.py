@@ -3,9 +3,11 @@
 A match inside a hyphenated compound or of a blocked form never becomes an
 entity; before the NER the longest match wins, after it a match only fills a gap.
 
-This module imports spaCy only, never the rest of conflict_ner: `conflict-ner
-package` ships it inside the model wheel (spaCy's --code), so the installed
-model needs no toolkit.
+It also holds the pipeline components the trained model ships: the boundary
+step, the confidence step and the news tokenizer. This module imports spaCy
+(and numpy, which spaCy brings) only, never the rest of conflict_ner:
+`conflict-ner package` ships it inside the model wheel (spaCy's --code), so
+the installed model needs no toolkit.
 """
 
 # No "from __future__ import annotations": spaCy validates a factory's arguments
