@@ -141,6 +141,13 @@ ENTITY_CASES = [
      [("Red Cross", "FACTION"), ("Syrian Arab Red Crescent", "FACTION")], []),
     ("the Damascus University campus.", [("Damascus University", "FACTION")], []),
     ("the International Committee said.", [("International Committee", "FACTION")], []),
+    # A place that names, or begins the name of, a civil body (LABELS.md: organisations
+    # named after a place are no PLACE).
+    ("The U.S. Department of State said.", [("U.S.", "PLACE")], []),
+    ("the United States Treasury Department.", [("United States", "PLACE")], []),
+    ("affiliated with Damascus University.", [("Damascus University", "PLACE")], []),
+    ("the U.S. Embassy in Baghdad.", [("U.S.", "PLACE"), ("Baghdad", "PLACE")],
+     [("Baghdad", "PLACE")]),
     # What the rules must leave alone: a place before a comma that ends a clause or
     # names the place's own official, fighters named by their faction, a security
     # service that is a department, a service head.
@@ -163,6 +170,8 @@ ENTITY_CASES = [
      [("Intelligence Office", "FACTION")]),
     ("across the Fertile Crescent.", [("Fertile Crescent", "PLACE")],
      [("Fertile Crescent", "PLACE")]),
+    ("the U.S. and its allies.", [("U.S.", "PLACE")], [("U.S.", "PLACE")]),
+    ("Iraq's Ministry of Defence said.", [("Iraq", "PLACE")], [("Iraq", "PLACE")]),
     ("the Iraqi army advanced.", [("Iraqi army", "FACTION")], [("Iraqi army", "FACTION")]),
     ("the Syrian Democratic Forces said.", [("Syrian Democratic Forces", "FACTION")],
      [("Syrian Democratic Forces", "FACTION")]),
