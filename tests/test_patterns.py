@@ -128,3 +128,23 @@ def test_a_ruler_after_the_ner_only_fills_its_gaps() -> None:
         ("Afrin", "PLACE"),
         ("SNA", "FACTION"),
     ]
+
+
+def test_a_ruler_after_the_ner_gives_the_ners_spans_the_rules_label() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler", name="stand_in_ner").add_patterns(  # type: ignore[attr-defined]
+        [{"label": "FACTION", "pattern": "Aleppo"}, {"label": "PLACE", "pattern": "YPG"},
+         {"label": "FACTION", "pattern": "Reuters"}, {"label": "PLACE", "pattern": "Van"},
+         {"label": "FACTION", "pattern": "Kobani Brigade"}]
+    )
+    patterns.add_ruler(nlp, ents_filter=patterns.FILL_GAPS)
+    doc = nlp("Aleppo and YPG, Reuters said; in Van the Kobani Brigade fought.")
+    # A place used as an actor is a PLACE and a faction's name a FACTION, as the
+    # lists have them; a news agency is neither, but a blocked word that names a
+    # town stays where the NER saw one; a span the rules do not know keeps its label.
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("Aleppo", "PLACE"),
+        ("YPG", "FACTION"),
+        ("Van", "PLACE"),
+        ("Kobani Brigade", "FACTION"),
+    ]
