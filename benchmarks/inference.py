@@ -9,7 +9,7 @@ Baselines, measured in the same process on the same texts:
 
 - raw: the same backbone in plain transformers (AutoTokenizer + AutoModel,
   torch.no_grad), fed exactly the windows the pipeline's transformer sees
-  (strided spans of 128 tokens, stride 96) in the pipeline's own sub-batches:
+  (its strided spans of 128 tokens, as configured) in the pipeline's own sub-batches:
   what the machine allows for this backbone;
 - cnn: configs/ner_cnn.cfg, initialised the same way.
 
