@@ -203,6 +203,8 @@ def next_free_span(doc: Doc, part: str, label: str, taken: list[Span]) -> Span:
     ("a VBIED struck the checkpoint.", "VBIED", "FACTION", False),
     ("King Nebuchadnezzar II built it.", "King Nebuchadnezzar II", "PLACE", False),
     ("the Al-Karabla clan fought.", "Al-Karabla clan", "FACTION", False),
+    ("the Al-Karabla clan fought.", "Al-Karabla", "FACTION", False),
+    ("the Dulaim tribe rose.", "Dulaim", "PLACE", False),
     ("in the go zone.", "go", "PLACE", False),
     ("sector Z fell.", "Z", "PLACE", False),
     ("the Sultan Murad Division advanced.", "Sultan Murad Division", "FACTION", True),
