@@ -148,6 +148,10 @@ ENTITY_CASES = [
     ("affiliated with Damascus University.", [("Damascus University", "PLACE")], []),
     ("the U.S. Embassy in Baghdad.", [("U.S.", "PLACE"), ("Baghdad", "PLACE")],
      [("Baghdad", "PLACE")]),
+    ("the Sinjar Agreement was signed.", [("Sinjar", "PLACE")], []),
+    ("the International Syria Support Group met.", [("Syria", "PLACE")], []),
+    ("the Communist Party of the Philippines said.", [("Philippines", "PLACE")], []),
+    ("the UN Assistance Mission for Iraq.", [("Iraq", "PLACE")], []),
     # What the rules must leave alone: a place before a comma that ends a clause or
     # names the place's own official, fighters named by their faction, a security
     # service that is a department, a service head.
@@ -172,6 +176,14 @@ ENTITY_CASES = [
      [("Fertile Crescent", "PLACE")]),
     ("the U.S. and its allies.", [("U.S.", "PLACE")], [("U.S.", "PLACE")]),
     ("Iraq's Ministry of Defence said.", [("Iraq", "PLACE")], [("Iraq", "PLACE")]),
+    ("Ciudad Juárez Became The Front Line", [("Ciudad Juárez", "PLACE")],
+     [("Ciudad Juárez", "PLACE")]),
+    ("Wagner forces in Mali and the Kurdistan Region.",
+     [("Mali", "PLACE"), ("Kurdistan Region", "PLACE")],
+     [("Mali", "PLACE"), ("Kurdistan Region", "PLACE")]),
+    ("the Soviet Union fell.", [("Soviet Union", "PLACE")], [("Soviet Union", "PLACE")]),
+    ("the Government of Iraq said.", [("Iraq", "PLACE")], [("Iraq", "PLACE")]),
+    ("the UK Government airdropped aid.", [("UK", "PLACE")], [("UK", "PLACE")]),
     ("the Iraqi army advanced.", [("Iraqi army", "FACTION")], [("Iraqi army", "FACTION")]),
     ("the Syrian Democratic Forces said.", [("Syrian Democratic Forces", "FACTION")],
      [("Syrian Democratic Forces", "FACTION")]),
