@@ -22,7 +22,7 @@ from typing import Any
 import spacy
 import torch
 from _common import ROOT, console, cores, finish, machine_info, print_machine, ratio, table
-from inference import count_words, load_texts, pipeline_runner, summarise, time_runs
+from inference import Runner, count_words, load_texts, pipeline_runner, summarise, time_runs
 from spacy.language import Language
 from spacy_transformers.span_getters import configure_strided_spans
 
@@ -68,7 +68,7 @@ def main() -> None:
     console.print(f"pipeline: {args.model}; text: {len(texts)} articles, {words:,} words")
 
     pieces: dict[str, int] = {}
-    runners = {}
+    runners: dict[str, Runner] = {}
     for stride in args.strides:
         name = f"{args.window}/{stride}"
         set_stride(nlp, args.window, stride)
@@ -88,7 +88,7 @@ def main() -> None:
                   "figures": figures}, args.json)  # fmt: skip
 
 
-def strided_runner(nlp: Language, texts: list[str], window: int, stride: int) -> Any:
+def strided_runner(nlp: Language, texts: list[str], window: int, stride: int) -> Runner:
     """The whole pipeline over the texts with the transformer at this stride."""
     run_pipeline = pipeline_runner(nlp, texts)
 
