@@ -44,7 +44,7 @@ from conflict_ner.evaluation.results import SystemResult
 from conflict_ner.evaluation.systems import MODEL, NER_ALONE, RULES_ALONE, System
 from conflict_ner.patterns import FILL_GAPS, RULER_NAME, add_ruler
 from conflict_ner.ruler_filters import BOUNDARIES
-from conflict_ner.training import ALLOCATOR_ENV, OFFLINE_ENV, make_docbins
+from conflict_ner.training import OFFLINE_ENV, allocator_env, make_docbins
 
 REAL, RE3D = ROOT / "corpus/re3d.jsonl", ROOT.parent / "shared/datasets/re3d"
 # Issue 22's targets: on real text (re3d's real-test half), and recall on unseen
@@ -81,7 +81,7 @@ def train(config: Path, work: Path, overrides: dict[str, str],
         *(a for key, value in overrides.items() for a in (f"--{key}", value)),
     ]  # fmt: skip
     start = time.monotonic()
-    process = subprocess.Popen(command, env={**ALLOCATOR_ENV, **os.environ, **OFFLINE_ENV})
+    process = subprocess.Popen(command, env={**allocator_env(), **os.environ, **OFFLINE_ENV})
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.monotonic() - start
     if os.waitstatus_to_exitcode(status) != 0:

@@ -24,8 +24,9 @@ backbone loading included); peak RSS of the subprocess (os.wait4's
 ru_maxrss). Ratio: trf / cnn per corpus.
 
 --allocators names the malloc settings to train each pair under (ALLOCATORS):
-shipped (the default) as `conflict-ner train` does (training.ALLOCATOR_ENV),
-glibc with glibc's defaults, and the settings that were measured against them.
+shipped (the default) as `conflict-ner train` does (training.allocator_env:
+mimalloc, lazy purging), glibc with glibc's defaults, mmap-1m-thp (shipped until
+2026-12-07), and the settings that were measured against them.
 The first one named is the baseline: every other is printed as a ratio to it
 (seconds per 100 steps, peak RSS, system CPU, minor page faults).
 """
@@ -50,22 +51,34 @@ from rich.progress import Progress
 from thinc.api import Config
 
 from conflict_ner.convert import convert
-from conflict_ner.training import ALLOCATOR_ENV, OFFLINE_ENV, make_docbins
+from conflict_ner.training import (
+    GLIBC_ALLOCATOR_ENV,
+    MIMALLOC_ENV,
+    OFFLINE_ENV,
+    allocator_env,
+    make_docbins,
+    mimalloc_library,
+)
 
 HOOKS = Path(__file__).resolve().parent / "_train_hooks.py"
 FASHION = ROOT.parent / "shared/datasets/prodigy_fashion_brands"
 CONFIGS = {"cnn": ROOT / "configs/ner_cnn.cfg", "trf": ROOT / "configs/ner_trf.cfg"}
 # The malloc settings a run can train under; each replaces the caller's own.
+# The mimalloc ones need the cmeel-mimalloc package (a dependency on Linux).
 THP = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+MIMALLOC = {"LD_PRELOAD": str(mimalloc_library())}
 ALLOCATORS: dict[str, dict[str, str]] = {
-    "shipped": ALLOCATOR_ENV,
+    "shipped": allocator_env(),
     "glibc": {},
     "mmap-1m": {"MALLOC_MMAP_THRESHOLD_": "1048576"},
-    "mmap-1m-thp": {"MALLOC_MMAP_THRESHOLD_": "1048576", **THP},
+    "mmap-1m-thp": GLIBC_ALLOCATOR_ENV,
     "mmap-4m-thp": {"MALLOC_MMAP_THRESHOLD_": "4194304", **THP},
     "thp": THP,
+    "mimalloc": MIMALLOC,
+    "mimalloc-large": {**MIMALLOC, "MIMALLOC_ALLOW_LARGE_OS_PAGES": "1"},
+    "mimalloc-lazy": {**MIMALLOC, **MIMALLOC_ENV},
 }
-ALLOCATOR_VARIABLES = ("MALLOC_", "GLIBC_TUNABLES")
+ALLOCATOR_VARIABLES = ("MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD", "MIMALLOC_")
 
 
 def parse_args() -> argparse.Namespace:

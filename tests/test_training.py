@@ -213,6 +213,16 @@ def test_train_names_a_corrupt_docbin_before_spacy_starts(docbins, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD is Linux's")
+def test_training_subprocesses_run_on_mimalloc():
+    # The dependency installs the library, and a process started with the
+    # training environment has it mapped: the allocator swap is real, not a name.
+    env = {**os.environ, **training.allocator_env()}
+    maps = subprocess.run([sys.executable, "-c", "print(open('/proc/self/maps').read())"],
+                          env=env, capture_output=True, text=True, check=True).stdout
+    assert "libmimalloc.so" in maps
+
+
 # -- real training ------------------------------------------------------------------
 
 

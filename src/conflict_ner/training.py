@@ -6,6 +6,7 @@ training run itself.
 
 # No "from __future__ import annotations": spaCy validates registered functions
 # against their real annotations, which must not be strings.
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -35,14 +36,40 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 # every update. With glibc's defaults they fragment the heap, which keeps what
 # it frees (3.96 GiB after 150 steps, 5.21 after 400). A fixed 1 MiB mmap
 # threshold keeps them mapped (2.06 GiB), but every buffer is then faulted in
-# 4 KiB at a time: 101 million page faults and 291 s of system CPU in 150
-# steps. In transparent huge pages (glibc.malloc.hugetlb) the large ones fault
-# in 2 MiB at a time. 150 steps on the composed corpus, AMD EPYC, idle, s per
-# 100 steps and peak RSS (docs/benchmarks.md): 1 MiB 356 s, 2.06 GiB; 1 MiB
-# and huge pages 323 s, 2.06 GiB (taken); huge pages on glibc's own threshold
-# 251 s, 4.15 GiB; that and malloc_trim before every update 273 s, 2.89 GiB,
-# 3.17 GiB in the 300-step demo, where it saved only 6% of the training time.
-ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+# at every update: 291 s of system CPU in 150 steps, 211 s with the blocks in
+# transparent huge pages (GLIBC_ALLOCATOR_ENV, shipped until 2026-12-07).
+# mimalloc reuses its free pages by size class and hands them back lazily
+# (purge_decommits=0: MADV_FREE, not MADV_DONTNEED, so a page reused soon is
+# not faulted in again). 60 steps on the demo's training set, AMD EPYC, idle,
+# two benchmark processes (benchmarks/training.py, docs/benchmarks.md), s per
+# 100 steps, peak RSS, system CPU: glibc 1 MiB + huge pages 308 s, 1.98 GiB,
+# 82 s; mimalloc's defaults 247 s (0.80 in the same process), 2.11 GiB, 29 s;
+# jemalloc 268 s; glibc's own threshold in huge pages 228 s but 3.23 GiB; in
+# the second process mimalloc lazy (taken) 0.96 of mimalloc's defaults: 222 s,
+# 2.21 GiB, 10 s. Scores do not move: the same arithmetic in other memory.
+MIMALLOC_ENV = {"MIMALLOC_PURGE_DECOMMITS": "0", "MIMALLOC_ALLOW_LARGE_OS_PAGES": "1"}
+GLIBC_ALLOCATOR_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": "1048576",
+    "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
+}
+# cmeel-mimalloc ships the library in a wheel (Linux only: LD_PRELOAD).
+MIMALLOC_PACKAGE = ("cmeel-mimalloc", "cmeel.prefix/lib/libmimalloc.so")
+
+
+def mimalloc_library() -> Path | None:
+    """The installed mimalloc shared library, or None where its package is not installed."""
+    package, file = MIMALLOC_PACKAGE
+    try:
+        path = Path(str(importlib.metadata.distribution(package).locate_file(file)))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+def allocator_env() -> dict[str, str]:
+    """The malloc setting a training subprocess runs under: mimalloc if installed, else glibc's."""
+    library = mimalloc_library()
+    return {"LD_PRELOAD": str(library), **MIMALLOC_ENV} if library else dict(GLIBC_ALLOCATOR_ENV)
 
 
 # -- backbone -----------------------------------------------------------------
@@ -179,7 +206,7 @@ def train(
 
     A subprocess keeps each run's torch and memory state apart (cross-validation
     trains many times) and is exactly the plain command line a user runs, with
-    glibc's mmap threshold fixed, in huge pages (``ALLOCATOR_ENV``), unless the caller set them.
+    the malloc setting of ``allocator_env`` unless the caller set its variables.
     Raises InvalidInput naming the file when the train or dev DocBin cannot be read.
     """
     for path in (train_path, dev_path):
@@ -193,7 +220,7 @@ def train(
         "--paths.dev", str(dev_path),
         *_override_args(overrides),
     ]
-    env = {**ALLOCATOR_ENV, **os.environ, **OFFLINE_ENV}
+    env = {**allocator_env(), **os.environ, **OFFLINE_ENV}
     subprocess.run(command, check=True, env=env)
     best = Path(output) / "model-best"
     if not best.is_dir():
