@@ -85,20 +85,3 @@ def test_augmenter_yields_the_original_and_copies_with_its_user_data() -> None:
     for copy in produced[1:]:
         assert Counter(_labels(copy.reference)) == Counter(_labels(reference))
         assert copy.reference.user_data["article_id"] == "a1"
-
-
-def test_made_up_factions_are_names_of_no_list_built_on_seen_places() -> None:
-    nlp = spacy.blank("en")
-    pool = augment.NamePool(use_gazetteer=False, made_up=1.0)
-    pool.seen = {"PLACE": ["Deir ez-Zor"], "FACTION": ["Ansar Allah"]}
-    listed = set(augment.gazetteer_names()["FACTION"])
-    reference = _reference()
-    factions: set[str] = set()
-    for seed in range(40):
-        doc = augment._rebuild(nlp, reference, random.Random(seed), pool, replace_prob=1.0)
-        assert _labels(doc) == _labels(reference)
-        factions |= {e.text for e in doc.ents if e.label_ == "FACTION"}
-    assert "Ansar Allah" not in factions and not factions & listed
-    assert any("Deir ez-Zor" in name for name in factions)
-    assert all(name.split()[-1] in {h.split()[-1] for h in augment.UNIT_HEADS}
-               or " of the " in name for name in factions)

@@ -35,45 +35,13 @@ def gazetteer_names() -> dict[str, tuple[str, ...]]:
     }
 
 
-# Parts of made-up armed-group names: the shapes real ones take (a unit head
-# after a place or an ordinal, "Army of the ...", "... Brigades") with words of
-# no list. The faction list holds the names the rules already find; the NER is
-# what must find the others, so it sees names that no list holds.
-UNIT_HEADS = ("Brigade", "Brigades", "Battalion", "Battalions", "Regiment", "Division",
-              "Corps", "Legion", "Front", "Army", "Movement", "Forces", "Units", "Guards",
-              "Command", "Task Force", "Squadron", "Company", "Militia", "Defence Forces")
-BANNER_WORDS = ("Martyrs", "Liberation", "Dawn", "Justice", "Glory", "Conquest", "Unity",
-                "Resistance", "Revolution", "Free Men", "Lions", "Eagles", "Sword", "Shield",
-                "Faithful", "Righteous", "Loyal", "Steadfast", "Sunrise", "Homeland",
-                "Salvation", "Volunteers", "Guardians", "Partisans", "Rangers", "Thunder")
-ORDINALS = ("1st", "2nd", "3rd", "4th", "5th", "7th", "9th", "11th", "17th", "25th",
-            "40th", "52nd", "71st", "101st", "Second", "Third", "Fifth", "Ninth")
-
-
-def made_up_faction(rng: random.Random, places: tuple[str, ...]) -> str:
-    """An armed group's name in a shape real ones take, made up from parts, from no list."""
-    head, banner = rng.choice(UNIT_HEADS), rng.choice(BANNER_WORDS)
-    place = rng.choice(places) if places else "Northern"
-    shapes = (
-        f"{place} {head}",
-        f"{rng.choice(ORDINALS)} {head}",
-        f"{rng.choice(ORDINALS)} {place} {head}",
-        f"{head} of the {banner}",
-        f"{banner} {head}",
-        f"{place} {banner} {head}",
-    )
-    return rng.choice(shapes)
-
-
 class NamePool:
-    """Names to swap in: those seen in the training stream so far, the gazetteer's,
-    and (a share ``made_up`` of FACTION draws) armed-group names made up here."""
+    """Names to swap in: those seen in the training stream so far, and the gazetteer's."""
 
-    def __init__(self, use_gazetteer: bool, made_up: float = 0.0) -> None:
+    def __init__(self, use_gazetteer: bool) -> None:
         self.seen: dict[str, list[str]] = {label: [] for label in LABELS}
         self.known: dict[str, set[str]] = {label: set() for label in LABELS}
         self.use_gazetteer = use_gazetteer
-        self.made_up = made_up
 
     def add(self, doc: Doc) -> None:
         for ent in doc.ents:
@@ -82,9 +50,6 @@ class NamePool:
                 self.seen[ent.label_].append(ent.text)
 
     def draw(self, label: str, rng: random.Random) -> str | None:
-        if label == "FACTION" and self.made_up and rng.random() < self.made_up:
-            places = tuple(self.seen["PLACE"]) or gazetteer_names()["PLACE"]
-            return made_up_faction(rng, places)
         seen = self.seen.get(label) or []
         listed = gazetteer_names().get(label, ()) if self.use_gazetteer else ()
         if listed and (not seen or rng.random() < 0.5):
@@ -157,15 +122,13 @@ def mentions_and_case(
     upper_level: float = 0.1,
     use_gazetteer: bool = True,
     seed: int = 0,
-    made_up_factions: float = 0.0,
 ) -> Augmenter:
     """Per training example: with probability ``replace_level`` yield a copy whose
     entities are each replaced with probability ``replace_prob`` by another name
     of the same label; with probability ``upper_level`` a copy with its headline
-    and datelines in capitals. The original is always yielded too. A share
-    ``made_up_factions`` of FACTION replacements are names of no list."""
+    and datelines in capitals. The original is always yielded too."""
     rng = random.Random(seed)
-    pool = NamePool(use_gazetteer, made_up_factions)
+    pool = NamePool(use_gazetteer)
 
     def augment(nlp: Language, example: Example) -> Iterator[Example]:
         pool.add(example.reference)
