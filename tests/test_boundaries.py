@@ -120,6 +120,16 @@ ENTITY_CASES = [
     ("Abu Ghadiya, an ISIL leader in Mosul, died.",
      [("Abu Ghadiya", "FACTION"), ("ISIL", "FACTION"), ("Mosul", "PLACE")],
      [("ISIL", "FACTION"), ("Mosul", "PLACE")]),
+    # A title, then the person between commas, then the surname again.
+    ("urged the Prime Minister-designate, Haider al-Abadi, to act. Abadi met Kerry in Baghdad.",
+     [("Haider al-Abadi", "PLACE"), ("Abadi", "PLACE"), ("Baghdad", "PLACE")],
+     [("Baghdad", "PLACE")]),
+    # ... but not a title-like word that ends a hyphenated name, nor a full stop
+    # after a full word (it ends a sentence).
+    ("in Port-au-Prince, Haiti, police said.", [("Port-au-Prince", "PLACE"), ("Haiti", "PLACE")],
+     [("Port-au-Prince", "PLACE"), ("Haiti", "PLACE")]),
+    ("met the chief minister. A TMVP spokesman said the TMVP, which",
+     [("TMVP", "FACTION"), ("TMVP", "FACTION")], [("TMVP", "FACTION"), ("TMVP", "FACTION")]),
     # A rank alone.
     ("Spc. said so.", [("Spc.", "FACTION")], []),
     # Generic force phrases: no name in them, or a demonym before generic words.
