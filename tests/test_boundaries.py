@@ -160,6 +160,8 @@ ENTITY_CASES = [
      [("Baghdad", "PLACE")]),
     ("the Sinjar Agreement was signed.", [("Sinjar", "PLACE")], []),
     ("the International Syria Support Group met.", [("Syria", "PLACE")], []),
+    ("exercises of U.S. Central Command in Jordan.",
+     [("U.S.", "PLACE"), ("Jordan", "PLACE")], [("Jordan", "PLACE")]),
     ("the Communist Party of the Philippines said.", [("Philippines", "PLACE")], []),
     ("the UN Assistance Mission for Iraq.", [("Iraq", "PLACE")], []),
     # What the rules must leave alone: a place before a comma that ends a clause or
