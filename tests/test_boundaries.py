@@ -124,7 +124,13 @@ ENTITY_CASES = [
     ("urged the Prime Minister-designate, Haider al-Abadi, to act. Abadi met Kerry in Baghdad.",
      [("Haider al-Abadi", "PLACE"), ("Abadi", "PLACE"), ("Baghdad", "PLACE")],
      [("Baghdad", "PLACE")]),
-    # ... but not a title-like word that ends a hyphenated name, nor a full stop
+    # A title with an invisible direction mark from web copy, a name with "al-".
+    ("met Prime Minister\u200e Haider al-Abadi in Baghdad. Carter thanked Abadi.",
+     [("Haider al-Abadi", "PLACE"), ("Baghdad", "PLACE"), ("Abadi", "PLACE")],
+     [("Baghdad", "PLACE")]),
+    # ... but "at" is no name particle where English has it.
+    ("the liaison officer at Lukavica said.", [("Lukavica", "PLACE")], [("Lukavica", "PLACE")]),
+    # ... nor a title-like word that ends a hyphenated name, nor a full stop
     # after a full word (it ends a sentence).
     ("in Port-au-Prince, Haiti, police said.", [("Port-au-Prince", "PLACE"), ("Haiti", "PLACE")],
      [("Port-au-Prince", "PLACE"), ("Haiti", "PLACE")]),
