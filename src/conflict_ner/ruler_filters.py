@@ -478,7 +478,8 @@ def titled_names(doc: Doc) -> frozenset[str]:
         dotted = token.lower_ in ABBREVIATED_TITLES and token.i + 1 < len(doc) \
             and doc[token.i + 1].text == "."
         i = token.i + 1 + dotted
-        start, words = i, []
+        start = i
+        words: list[str] = []
         while i < len(doc) and len(words) < 5 and not doc[i].is_space:
             text = doc[i].text
             if text[:1].isupper() or text in ("“", "”", '"') or _name_particle_at(doc, i):
