@@ -66,7 +66,8 @@ CONFIGS = {"cnn": ROOT / "configs/ner_cnn.cfg", "trf": ROOT / "configs/ner_trf.c
 # The malloc settings a run can train under; each replaces the caller's own.
 # The mimalloc ones need the cmeel-mimalloc package (a dependency on Linux).
 THP = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
-MIMALLOC = {"LD_PRELOAD": str(mimalloc_library())}
+MIMALLOC_LIBRARY = mimalloc_library()
+MIMALLOC = {"LD_PRELOAD": str(MIMALLOC_LIBRARY)} if MIMALLOC_LIBRARY else {}
 ALLOCATORS: dict[str, dict[str, str]] = {
     "shipped": allocator_env(),
     "glibc": {},
@@ -74,10 +75,13 @@ ALLOCATORS: dict[str, dict[str, str]] = {
     "mmap-1m-thp": GLIBC_ALLOCATOR_ENV,
     "mmap-4m-thp": {"MALLOC_MMAP_THRESHOLD_": "4194304", **THP},
     "thp": THP,
-    "mimalloc": MIMALLOC,
-    "mimalloc-large": {**MIMALLOC, "MIMALLOC_ALLOW_LARGE_OS_PAGES": "1"},
-    "mimalloc-lazy": {**MIMALLOC, **MIMALLOC_ENV},
 }
+if MIMALLOC:  # without the package these would silently measure glibc
+    ALLOCATORS |= {
+        "mimalloc": MIMALLOC,
+        "mimalloc-large": {**MIMALLOC, "MIMALLOC_ALLOW_LARGE_OS_PAGES": "1"},
+        "mimalloc-lazy": {**MIMALLOC, **MIMALLOC_ENV},
+    }
 ALLOCATOR_VARIABLES = ("MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD", "MIMALLOC_")
 
 

@@ -415,12 +415,9 @@ def _apposition_after_title(doc: Doc, comma: int) -> Span | None:
 
 
 def _title_before(span: Span) -> bool:
-    """Whether a title or rank stands right before the span ("Capt. Davis"), or
-    before the comma that opens it as an apposition ("the Secretary, Jim Mattis,")."""
+    """Whether a title or rank stands right before the span ("Capt. Davis"). A name
+    between commas after a title is one of ``titled_names``."""
     doc, i = span.doc, span.start - 1
-    if i >= 0 and doc[i].text == ",":
-        name = _apposition_after_title(doc, i)
-        return name is not None and span.end <= name.end
     if i > 0 and doc[i].text == "." and doc[i - 1].lower_ in ABBREVIATED_TITLES:
         i -= 1
     return i >= 0 and _is_title(doc[i]) and "\n" not in doc[i : span.start].text
